@@ -1,0 +1,17 @@
+"""Creates one group per role. Roles are reference data: every installation has the same five."""
+
+from django.db import migrations
+
+ROLE_NAMES = ["submitter", "validator", "approver", "auditor", "admin"]
+
+
+def create_role_groups(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    for name in ROLE_NAMES:
+        Group.objects.get_or_create(name=name)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("accounts", "0001_initial"), ("auth", "0012_alter_user_first_name_max_length")]
+
+    operations = [migrations.RunPython(create_role_groups, migrations.RunPython.noop)]

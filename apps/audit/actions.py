@@ -1,0 +1,36 @@
+"""Every action the audit log knows, declared once. Names are stable: auditors and reports rely on them."""
+
+from django.db import models
+
+
+class Action(models.TextChoices):
+    # accounts
+    ACCOUNTS_USER_CREATED = "accounts.user.created", "User created"
+    ACCOUNTS_USER_ROLES_CHANGED = "accounts.user.roles_changed", "User roles changed"
+    ACCOUNTS_USER_DEACTIVATED = "accounts.user.deactivated", "User deactivated"
+    ACCOUNTS_TEAM_CREATED = "accounts.team.created", "Team created"
+    ACCOUNTS_TEAM_MEMBER_ADDED = "accounts.team.member_added", "Team member added"
+    ACCOUNTS_TEAM_MEMBER_REMOVED = "accounts.team.member_removed", "Team member removed"
+    ACCOUNTS_SERVICE_ACCOUNT_CREATED = "accounts.service_account.created", "Service account created"
+    ACCOUNTS_SERVICE_ACCOUNT_DEACTIVATED = "accounts.service_account.deactivated", "Service account deactivated"
+    ACCOUNTS_API_KEY_ISSUED = "accounts.api_key.issued", "API key issued"
+    ACCOUNTS_API_KEY_REVOKED = "accounts.api_key.revoked", "API key revoked"
+    ACCOUNTS_USE_CASE_PERMISSION_GRANTED = "accounts.use_case_permission.granted", "Use-case permission granted"
+    ACCOUNTS_USE_CASE_PERMISSION_REVOKED = "accounts.use_case_permission.revoked", "Use-case permission revoked"
+    # registry
+    REGISTRY_USE_CASE_CREATED = "registry.use_case.created", "Use case created"
+    REGISTRY_USE_CASE_UPDATED = "registry.use_case.updated", "Use case updated"
+    REGISTRY_USE_CASE_CLASSIFIED = "registry.use_case.classified", "Use case classified under the EU AI Act"
+    REGISTRY_USE_CASE_RISK_TIER_SET = "registry.use_case.risk_tier_set", "Model-risk tier set"
+    REGISTRY_MODEL_CREATED = "registry.model.created", "Model created"
+    REGISTRY_MODEL_VERSION_REGISTERED = "registry.model_version.registered", "Model version registered"
+    REGISTRY_DATASET_CREATED = "registry.dataset.created", "Dataset created"
+    REGISTRY_DATASET_VERSION_REGISTERED = "registry.dataset_version.registered", "Dataset version registered"
+    REGISTRY_DATASET_VERSION_LIFECYCLE_CHANGED = (
+        "registry.dataset_version.lifecycle_changed",
+        "Dataset version lifecycle changed",
+    )
+    REGISTRY_DEPLOYMENT_RECORDED = "registry.deployment.recorded", "Deployment recorded"
+    REGISTRY_DEPLOYMENT_STATUS_CHANGED = "registry.deployment.status_changed", "Deployment status changed"
+    # audit
+    AUDIT_SIGNING_KEY_ROTATED = "audit.signing_key.rotated", "Audit signing key rotated"

@@ -1,0 +1,30 @@
+"""The test suite: a real PostgreSQL given by DATABASE_URL (the README's test command starts one)."""
+
+import dj_database_url
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR
+from .environment import env_str
+
+SECRET_KEY = "test-key-not-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str(
+            "DATABASE_URL",
+            required=True,
+        )
+    )
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+MEDIA_ROOT = VAR_DIR / "test-media"
+CELERY_BROKER_URL = "memory://"
+CELERY_TASK_ALWAYS_EAGER = False
+DOCKET_AUDIT_SIGNING_KEY_FILE = str(VAR_DIR / "test-keys" / "audit-signing.key")
+LOGGING = {"version": 1, "disable_existing_loggers": False}
