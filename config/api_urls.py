@@ -1,0 +1,9 @@
+"""/api/v1/: one include per app. The schema and interactive docs live at /api/schema/ and /api/docs/."""
+
+from django.urls import include, path
+
+app_name = "api"
+
+urlpatterns = [
+    path("audit/", include("apps.audit.api.urls")),
+]
