@@ -121,9 +121,24 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
 }
 
+
+def filesystem_broker_options(folder: Path) -> dict:
+    """kombu's filesystem transport: one folder both ways, so any process sharing it is a peer."""
+    return {
+        "data_folder_in": str(folder / "broker"),
+        "data_folder_out": str(folder / "broker"),
+        "processed_folder": str(folder / "processed"),
+        "store_processed": False,
+    }
+
+
 # Celery: the broker is Redis in production and kombu's filesystem transport in the embedded demo.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://localhost:6379/0")
-CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict = (
+    filesystem_broker_options(Path(env_str("DOCKET_CELERY_FILESYSTEM_DIR")))
+    if env_str("DOCKET_CELERY_FILESYSTEM_DIR")
+    else {}
+)
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", None)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

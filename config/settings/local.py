@@ -1,7 +1,9 @@
 """The embedded demo: SQLite, a filesystem Celery broker, no external services."""
 
+from pathlib import Path
+
 from .base import *  # noqa: F403
-from .base import DATABASES, VAR_DIR
+from .base import DATABASES, VAR_DIR, filesystem_broker_options
 from .environment import env_bool, env_str
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
@@ -13,11 +15,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
-_BROKER_DIR = VAR_DIR / "celery" / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "data_folder_in": str(_BROKER_DIR),
-    "data_folder_out": str(_BROKER_DIR),
-    "processed_folder": str(VAR_DIR / "celery" / "processed"),
-    "store_processed": False,
-}
+if CELERY_BROKER_URL == "filesystem://":
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(
+        Path(env_str("DOCKET_CELERY_FILESYSTEM_DIR", str(VAR_DIR / "celery")))
+    )

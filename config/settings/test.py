@@ -1,5 +1,7 @@
 """The test suite: a real PostgreSQL given by DATABASE_URL (the README's test command starts one)."""
 
+from pathlib import Path
+
 import dj_database_url
 
 from .base import *  # noqa: F403
@@ -23,8 +25,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-MEDIA_ROOT = VAR_DIR / "test-media"
-CELERY_BROKER_URL = "memory://"
+MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(VAR_DIR / "test-media")))
+# A real worker in tests/integration/ overrides this with a filesystem broker shared with the test.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
 CELERY_TASK_ALWAYS_EAGER = False
 DOCKET_AUDIT_SIGNING_KEY_FILE = str(VAR_DIR / "test-keys" / "audit-signing.key")
 LOGGING = {"version": 1, "disable_existing_loggers": False}
