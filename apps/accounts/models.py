@@ -1,11 +1,17 @@
 """People, teams and the service accounts pipelines use."""
 
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
 
 from apps.common.models import TimeStampedModel
 
 from .roles import Role
+from .scopes import Scope
 
 
 class User(AbstractUser):
@@ -56,3 +62,89 @@ class Team(TimeStampedModel):
 
     def has_member(self, user) -> bool:
         return self.group.user_set.filter(pk=user.pk).exists()
+
+
+class ServiceAccount(TimeStampedModel):
+    """A pipeline or tool that calls the API with API keys, acting as its own service-kind User."""
+
+    name = models.SlugField(max_length=64, unique=True, help_text="Letters, digits, hyphens and underscores.")
+    description = models.TextField(blank=True)
+    team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, null=True, blank=True, related_name="service_accounts",
+        help_text="The team answerable for this pipeline; the account is a member of the team's group.",
+    )
+    # The identity the account acts under, so guardian permissions and audit actors work as for people.
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="service_account")
+    scopes = models.JSONField(default=list, help_text="Scope values this account's keys may use.")
+    allowed_use_cases = models.ManyToManyField(
+        "registry.UseCase", blank=True, related_name="restricted_service_accounts",
+        help_text="When any are named, this account's keys reach only these use cases.",
+    )
+    is_active = models.BooleanField(default=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        help_text="Empty when Docket itself created the account.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def has_scope(self, scope: Scope | str) -> bool:
+        return str(scope) in self.scopes
+
+
+class ApiKey(models.Model):
+    """One secret a service account authenticates with. Only its SHA-256 is stored; the key is shown once."""
+
+    service_account = models.ForeignKey(ServiceAccount, on_delete=models.PROTECT, related_name="api_keys")
+    prefix = models.CharField(max_length=16, unique=True, help_text="The visible part that identifies the key.")
+    secret_hash = models.CharField(max_length=64, help_text="Hex SHA-256 of the whole key.")
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    revocation_reason = models.TextField(blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(revoked_at__isnull=True) | ~models.Q(revocation_reason=""),
+                name="accounts_api_key_revocation_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_prefix}… ({self.service_account.name})"
+
+    @property
+    def display_prefix(self) -> str:
+        """The start of the key as its holder sees it, e.g. dkt_3k9x2m7q."""
+        return f"dkt_{self.prefix}"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def is_expired(self, at: dt.datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= at
+
+    def status(self, at: dt.datetime) -> str:
+        """Returns "revoked", "expired" or "active" at the given moment."""
+        if self.is_revoked:
+            return "revoked"
+        if self.is_expired(at):
+            return "expired"
+        return "active"

@@ -1,8 +1,10 @@
 import factory
 from django.contrib.auth.models import Group
 
-from apps.accounts.models import Team, User
+from apps.accounts import keys
+from apps.accounts.models import ApiKey, ServiceAccount, Team, User
 from apps.accounts.roles import Role
+from apps.accounts.scopes import Scope
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -35,3 +37,57 @@ class TeamFactory(factory.django.DjangoModelFactory):
     key = factory.Sequence(lambda n: f"team-{n}")
     name = factory.LazyAttribute(lambda team: team.key.replace("-", " ").title())
     group = factory.LazyAttribute(lambda team: Group.objects.create(name=f"team:{team.key}"))
+
+
+class ServiceAccountFactory(factory.django.DjangoModelFactory):
+    """ServiceAccountFactory(scopes=[Scope.GATE_CHECK], team=team, allowed_use_cases=[use_case])."""
+
+    class Meta:
+        model = ServiceAccount
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"pipeline-{n}")
+    user = factory.SubFactory(
+        UserFactory,
+        username=factory.LazyAttribute(lambda user: f"svc.{user.factory_parent.name}"),
+        first_name="",
+        last_name="",
+        email="",
+        kind=User.Kind.SERVICE,
+        password=factory.django.Password(None),
+    )
+    scopes = factory.LazyFunction(lambda: [Scope.READ.value])
+
+    @factory.post_generation
+    def team_membership(self, create, extracted, **kwargs):
+        """A service account with a team is a member of the team's group, as service_account_create makes it."""
+        if self.team_id is not None:
+            self.team.group.user_set.add(self.user)
+
+    @factory.post_generation
+    def allowed_use_cases(self, create, extracted, **kwargs):
+        if extracted:
+            self.allowed_use_cases.set(extracted)
+
+
+class ApiKeyFactory(factory.django.DjangoModelFactory):
+    """An API key for a known plaintext: ApiKeyFactory(plaintext=keys.generate_key().plaintext).
+
+    Use `api_key_with_plaintext()` when the test needs to present the key.
+    """
+
+    class Meta:
+        model = ApiKey
+
+    class Params:
+        plaintext = factory.LazyFunction(lambda: keys.generate_key().plaintext)
+
+    service_account = factory.SubFactory(ServiceAccountFactory)
+    prefix = factory.LazyAttribute(lambda api_key: keys.parse_prefix(api_key.plaintext))
+    secret_hash = factory.LazyAttribute(lambda api_key: keys.hash_key(api_key.plaintext))
+
+
+def api_key_with_plaintext(**kwargs) -> tuple[ApiKey, str]:
+    """Creates an ApiKey (without an audit entry) and returns it with the key to present."""
+    plaintext = keys.generate_key().plaintext
+    return ApiKeyFactory(plaintext=plaintext, **kwargs), plaintext
