@@ -9,7 +9,7 @@ export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-config.settings.local}
 VAR_DIR=${DOCKET_VAR_DIR:-$PWD/var}
 export DOCKET_VAR_DIR=$VAR_DIR
 PORT=${DOCKET_PORT:-8000}
-mkdir -p "$VAR_DIR/celery/broker" "$VAR_DIR/celery/processed" "$VAR_DIR/media" "$VAR_DIR/keys" "$VAR_DIR/log"
+mkdir -p "$VAR_DIR/celery/broker" "$VAR_DIR/celery/processed" "$VAR_DIR/celery/control" "$VAR_DIR/media" "$VAR_DIR/keys" "$VAR_DIR/log"
 
 "$BIN/python" manage.py migrate --noinput -v 0
 "$BIN/python" manage.py seed_demo --password "${DOCKET_DEMO_PASSWORD:-docket-demo-password}"

@@ -128,6 +128,7 @@ def filesystem_broker_options(folder: Path) -> dict:
         "data_folder_in": str(folder / "broker"),
         "data_folder_out": str(folder / "broker"),
         "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
         "store_processed": False,
     }
 
@@ -188,3 +189,10 @@ DOCKET_AUDIT_SIGNING_KEY_FILE = env_str("DOCKET_AUDIT_SIGNING_KEY_FILE", str(VAR
 DOCKET_AUDIT_MAX_UNCHECKPOINTED = env_int("DOCKET_AUDIT_MAX_UNCHECKPOINTED", 1000)
 DOCKET_AUDIT_CHECKPOINT_INTERVAL_SECONDS = env_int("DOCKET_AUDIT_CHECKPOINT_INTERVAL_SECONDS", 60)
 DOCKET_AUDIT_WITNESS_URLS = env_list("DOCKET_AUDIT_WITNESS_URLS", [])
+# Generate a signing key into DOCKET_AUDIT_SIGNING_KEY_FILE on first use (local demo and tests only;
+# in production a missing key is an error: create one with `manage.py audit init-key`).
+DOCKET_AUDIT_AUTOCREATE_KEY = env_bool("DOCKET_AUDIT_AUTOCREATE_KEY", False)
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
+    "task": "apps.audit.tasks.checkpoint_sign_task",
+    "schedule": float(DOCKET_AUDIT_CHECKPOINT_INTERVAL_SECONDS),
+}

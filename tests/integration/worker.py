@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
+from config.settings.base import filesystem_broker_options
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,8 +26,8 @@ def running_celery_worker(broker_dir: Path, *, beat: bool = False, extra_env: di
     test (transaction=True) are visible to it and rows it commits are visible to the test. Yields the
     path of the worker's log file.
     """
-    (broker_dir / "broker").mkdir(parents=True, exist_ok=True)
-    (broker_dir / "processed").mkdir(parents=True, exist_ok=True)
+    for folder in ("broker", "processed", "control"):
+        (broker_dir / folder).mkdir(parents=True, exist_ok=True)
     db = connection.settings_dict
     database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     env = {
@@ -48,13 +49,8 @@ def running_celery_worker(broker_dir: Path, *, beat: bool = False, extra_env: di
         "broker_transport_options": celery_app.conf.broker_transport_options,
     }
     celery_app.conf.broker_url = "filesystem://"
-    celery_app.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS | {
-        "data_folder_in": str(broker_dir / "broker"),
-        "data_folder_out": str(broker_dir / "broker"),
-        "processed_folder": str(broker_dir / "processed"),
-        "store_processed": False,
-    }
-    celery_app.pool.force_close_all()
+    celery_app.conf.broker_transport_options = filesystem_broker_options(broker_dir)
+    _forget_broker_connections()
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -69,7 +65,13 @@ def running_celery_worker(broker_dir: Path, *, beat: bool = False, extra_env: di
             process.wait()
         celery_app.conf.broker_url = previous["broker_url"]
         celery_app.conf.broker_transport_options = previous["broker_transport_options"]
-        celery_app.pool.force_close_all()
+        _forget_broker_connections()
+
+
+def _forget_broker_connections() -> None:
+    """Makes the next publish open a connection with the broker settings now in effect."""
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 def _wait_until_ready(process: subprocess.Popen, log_path: Path, timeout: float = 60.0) -> None:
