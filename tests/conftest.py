@@ -1,5 +1,8 @@
 import pytest
 
+# The audit log's TRUNCATE triggers are lifted only for Django's flush after transactional tests.
+from tests.audit.fixtures import _audit_truncate_triggers  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):

@@ -32,5 +32,18 @@ class Action(models.TextChoices):
     )
     REGISTRY_DEPLOYMENT_RECORDED = "registry.deployment.recorded", "Deployment recorded"
     REGISTRY_DEPLOYMENT_STATUS_CHANGED = "registry.deployment.status_changed", "Deployment status changed"
+    # reviews
+    REVIEWS_POLICY_VERSION_CREATED = "reviews.policy.version_created", "Review policy version created"
+    REVIEWS_CASE_OPENED = "reviews.case.opened", "Review case opened"
+    REVIEWS_CASE_CHECKS_STARTED = "reviews.case.checks_started", "Review checks started"
+    REVIEWS_CASE_CHECKS_COMPLETED = "reviews.case.checks_completed", "Review checks completed"
+    REVIEWS_CASE_WITHDRAWN = "reviews.case.withdrawn", "Review case withdrawn"
+    REVIEWS_CHECK_STARTED = "reviews.check.started", "Review check started"
+    REVIEWS_CHECK_COMPLETED = "reviews.check.completed", "Review check completed"
+    REVIEWS_FINDING_RAISED = "reviews.finding.raised", "Review finding raised"
+    REVIEWS_FINDING_RESOLVED = "reviews.finding.resolved", "Review finding resolved"
+    REVIEWS_RISK_ACCEPTED = "reviews.risk.accepted", "Risk of a failed check accepted"
+    REVIEWS_DECISION_SIGNED = "reviews.decision.signed", "Review decision signed"
+    REVIEWS_APPROVAL_GRANTED = "reviews.approval.granted", "Approval granted"
     # audit
     AUDIT_SIGNING_KEY_ROTATED = "audit.signing_key.rotated", "Audit signing key rotated"

@@ -1,17 +1,38 @@
-"""The audit writer. `record` is the only code that creates log entries."""
+"""The audit log's writers. `record` is the only code that creates log entries; this module is also the
+only one that writes the Merkle tree, checkpoints, signing keys and cosignatures."""
 
 from __future__ import annotations
 
+import base64
+import json
+import logging
+import urllib.error
+import urllib.request
+from contextlib import closing
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from apps.common.errors import Conflict, PermissionDenied, ValidationFailed
 from apps.common.request_context import current_request_id
 
+from . import proofs, signing
 from .actions import Action
 from .encoding import FORMAT_VERSION, ActorRef, EncodingError, SubjectRef, encode_entry, leaf_hash, normalise
-from .models import AuditEntry
+from .models import AuditEntry, Checkpoint, Cosignature, SigningKey, TreeNode
+from .verifier import (
+    VerificationError,
+    format_checkpoint,
+    hash_children,
+    hash_leaf,
+    open_note,
+    parse_vkey,
+    verify_consistency,
+)
+
+logger = logging.getLogger(__name__)
 
 
 class AuditError(Exception):
@@ -27,8 +48,10 @@ class _SystemActor:
 
 SYSTEM = _SystemActor()
 
-# Any 64-bit constant works; it names the one lock that orders appends to the log.
+# Any 64-bit constants work. The sequencer lock orders appends to the log and is held by the writing
+# transaction until it ends; the checkpoint lock orders integration of the tree and checkpoint signing.
 _SEQUENCER_LOCK_KEY = 0x646F636B6574_01  # "docket" + 1
+_CHECKPOINT_LOCK_KEY = 0x646F636B6574_02  # "docket" + 2
 
 
 def describe_actor(actor) -> ActorRef:
@@ -55,25 +78,45 @@ def describe_subject(subject) -> SubjectRef:
     raise AuditError(f"Cannot record a subject of type {type(subject).__name__}.")
 
 
-def _lock_sequencer() -> None:
-    """Serialises appends until the writing transaction ends, so indexes never fork or leave gaps."""
+def _advisory_xact_lock(key: int) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SEQUENCER_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
     # SQLite: the demo opens transactions with BEGIN IMMEDIATE, which already holds the database's
-    # single write lock; the primary key on index would refuse a duplicate anyway.
+    # single write lock; the primary keys on index and tree_size would refuse a duplicate anyway.
 
 
-def _next_index() -> int:
-    last = AuditEntry.objects.order_by("-index").values_list("index", flat=True).first()
-    return 0 if last is None else last + 1
+def _lock_sequencer_and_read_state() -> tuple[int, int]:
+    """Takes the sequencer lock, then returns (next index, size of the latest checkpoint).
+
+    The read happens after the lock is granted with a fresh snapshot (READ COMMITTED), so it sees
+    every entry committed by the previous holder. Because the lock is held until commit, committed
+    entries always form a gap-free prefix of the log. On PostgreSQL both steps are one round trip
+    (the function docket_audit_lock_sequencer, migration 0003).
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT next_index, covered FROM docket_audit_lock_sequencer(%s)", [_SEQUENCER_LOCK_KEY])
+            next_index, covered = cursor.fetchone()
+            return next_index, covered
+        cursor.execute(
+            'SELECT (SELECT MAX("index") FROM audit_auditentry), (SELECT MAX(tree_size) FROM audit_checkpoint)'
+        )
+        last_index, covered = cursor.fetchone()
+    return (0 if last_index is None else last_index + 1), (covered or 0)
 
 
 def record(*, actor, action: Action | str, subject, data: dict[str, Any], request_id: str | None = None) -> AuditEntry:
     """Appends one entry to the log inside the caller's transaction and returns it.
 
     A rolled-back transaction takes its entry with it; because the index is taken under a lock that
-    is held until the transaction ends, a rollback leaves no gap either.
+    is held until the transaction ends, a rollback leaves no gap either. Call it as late as possible
+    in a service: other writers wait for the lock until the service's transaction ends.
+
+    Checkpoint window: once `DOCKET_AUDIT_MAX_UNCHECKPOINTED // 2` entries are uncovered, a checkpoint
+    task is queued on commit (and again every as many entries). If the log would otherwise hold more
+    than `DOCKET_AUDIT_MAX_UNCHECKPOINTED` uncovered entries, this call signs a checkpoint of the
+    committed log itself before appending, so the bound holds even when no worker runs.
     """
     if not connection.in_atomic_block:
         raise AuditError("record() must be called inside the service's transaction (transaction.atomic).")
@@ -89,9 +132,16 @@ def record(*, actor, action: Action | str, subject, data: dict[str, Any], reques
         raise AuditError(f"The data of {action} cannot be recorded: {exc}") from exc
     request_id = request_id or current_request_id()
 
-    with transaction.atomic():
-        _lock_sequencer()
-        index = _next_index()
+    # savepoint=False: a failed append must abort the caller's whole transaction anyway, and a
+    # savepoint would cost two more round trips while the sequencer lock is held.
+    with transaction.atomic(savepoint=False):
+        index, covered = _lock_sequencer_and_read_state()
+        bound = max(1, settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED)
+        uncovered_after = index + 1 - covered
+        if uncovered_after > bound:
+            _sign_checkpoint_locked(tree_size=index)
+        elif uncovered_after % max(1, bound // 2) == 0:
+            transaction.on_commit(_queue_checkpoint_task, robust=True)
         timestamp = timezone.now()
         encoded = encode_entry(
             index=index,
@@ -118,5 +168,324 @@ def record(*, actor, action: Action | str, subject, data: dict[str, Any], reques
             encoded=encoded,
             leaf_hash=leaf_hash(encoded),
         )
-        entry.save()
+        _insert_entry(entry)
     return entry
+
+
+_INSERT_COLUMNS = [
+    "index", "timestamp", "actor_type", "actor_id", "actor_name", "action", "subject_type", "subject_id",
+    "subject_label", "data", "request_id", "format_version", "encoded", "leaf_hash",
+]
+
+
+def _insert_entry(entry: AuditEntry) -> None:
+    """One INSERT statement, without the ORM's per-save work, since other writers wait on the lock."""
+    if connection.vendor != "postgresql":
+        entry.save()
+        return
+    columns = ", ".join(f'"{name}"' for name in _INSERT_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO audit_auditentry ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)",
+            [
+                entry.index, entry.timestamp, entry.actor_type, entry.actor_id, entry.actor_name, entry.action,
+                entry.subject_type, entry.subject_id, entry.subject_label,
+                json.dumps(entry.data, ensure_ascii=False, allow_nan=False), entry.request_id,
+                entry.format_version, entry.encoded, entry.leaf_hash,
+            ],
+        )
+    entry._state.adding = False
+    entry._state.db = connection.alias
+
+
+def _queue_checkpoint_task() -> None:
+    from .tasks import checkpoint_sign_task
+
+    checkpoint_sign_task.delay()
+
+
+# --- Merkle tree integration and checkpoints ---------------------------------------------------
+
+
+def _compact_range_positions(size: int) -> list[tuple[int, int]]:
+    """The perfect subtrees that make up leaves [0, size), largest (leftmost) first."""
+    return proofs.perfect_subtrees(0, size)
+
+
+def _integrate(*, old_size: int, new_size: int) -> None:
+    """Stores the tree nodes completed by entries [old_size, new_size) (the tree must hold [0, old_size)).
+
+    Recomputes each leaf hash from the entry's canonical bytes and refuses to go on if an entry is
+    missing or its stored hash does not match: Docket never signs over a damaged log.
+    """
+    frontier_positions = _compact_range_positions(old_size)
+    stored = proofs.fetch_nodes(frontier_positions)
+    missing = [position for position in frontier_positions if position not in stored]
+    if missing:
+        level, index = missing[0]
+        raise AuditError(f"The Merkle tree lacks node {level}/{index}; run `manage.py audit verify`.")
+    stack = [(level, index, stored[(level, index)]) for level, index in frontier_positions]
+    pending: list[tuple[int, int, bytes]] = []
+    expected = old_size
+    rows = (
+        AuditEntry.objects.filter(index__gte=old_size, index__lt=new_size)
+        .order_by("index")
+        .values_list("index", "encoded", "leaf_hash")
+        .iterator(chunk_size=2000)
+    )
+    # closing(): the server-side cursor must be closed before an error rolls the savepoint back.
+    with closing(rows):
+        expected = _integrate_rows(rows, stack, expected, pending)
+    if expected != new_size:
+        raise AuditError(f"Entry {expected} is missing from the log; refusing to sign a checkpoint.")
+    if pending:
+        TreeNode.objects.append_integrated(pending)
+
+
+def _integrate_rows(rows, stack: list, expected: int, pending: list) -> int:
+    for index, encoded, stored_leaf_hash in rows:
+        if index != expected:
+            raise AuditError(f"Entry {expected} is missing from the log; refusing to sign a checkpoint.")
+        node_hash = hash_leaf(bytes(encoded))
+        if node_hash != bytes(stored_leaf_hash):
+            raise AuditError(f"Entry {index}: its leaf hash does not match its bytes; refusing to sign a checkpoint.")
+        level, node_index = 0, index
+        pending.append((0, index, node_hash))
+        while stack and stack[-1][0] == level:
+            _, _, left = stack.pop()
+            level, node_index = level + 1, node_index >> 1
+            node_hash = hash_children(left, node_hash)
+            pending.append((level, node_index, node_hash))
+        stack.append((level, node_index, node_hash))
+        expected += 1
+        if len(pending) >= 10000:
+            TreeNode.objects.append_integrated(pending)
+            pending.clear()
+    return expected
+
+
+def _current_signing_key(signer: signing.Signer) -> SigningKey:
+    """The SigningKey row of the configured signer; registers the very first key of a log."""
+    key_row = SigningKey.objects.filter(key_id=signer.key_id.hex()).first()
+    if key_row is None:
+        current = SigningKey.objects.filter(valid_until__isnull=True).first()
+        if current is not None:
+            raise AuditError(
+                f"The configured signing key {signer.key_id.hex()} is not the log's current key {current.key_id}; "
+                "change keys only with `manage.py audit rotate-key`."
+            )
+        key_row = SigningKey(
+            name=signer.name,
+            key_id=signer.key_id.hex(),
+            public_key=signer.public_key,
+            vkey=signer.vkey,
+            valid_from=timezone.now(),
+        )
+        key_row.save()
+    elif key_row.valid_until is not None:
+        raise AuditError(f"The configured signing key {key_row.key_id} was retired at {key_row.valid_until:%Y-%m-%d %H:%M:%S}Z.")
+    if bytes(key_row.public_key) != signer.public_key or key_row.name != signer.name:
+        raise AuditError(f"The configured signing key does not match the registered key {key_row.key_id}.")
+    return key_row
+
+
+def _sign_checkpoint_locked(*, tree_size: int | None = None) -> Checkpoint:
+    """Integrates the tree up to `tree_size` (default: every committed entry) and signs a checkpoint.
+
+    Runs under the checkpoint lock, so checkpoints are signed one at a time, each extending the last.
+    Before signing, the previous checkpoint's root is recomputed from the stored tree and the
+    consistency proof from it to the new tree is checked: Docket never signs two inconsistent
+    checkpoints. Returns the latest checkpoint unchanged when the tree has not grown.
+    """
+    _advisory_xact_lock(_CHECKPOINT_LOCK_KEY)
+    latest = Checkpoint.objects.order_by("-tree_size").first()
+    if tree_size is None:
+        last_index = AuditEntry.objects.order_by("-index").values_list("index", flat=True).first()
+        tree_size = 0 if last_index is None else last_index + 1
+    old_size = latest.tree_size if latest else 0
+    if latest is not None and tree_size <= old_size:
+        return latest
+    try:
+        signer = signing.load_signer()
+    except signing.SigningKeyError as exc:
+        raise AuditError(str(exc)) from exc
+    key_row = _current_signing_key(signer)
+    _integrate(old_size=old_size, new_size=tree_size)
+    new_root = proofs.root_hash(tree_size=tree_size)
+    if latest is not None and old_size > 0:
+        try:
+            if proofs.root_hash(tree_size=old_size) != bytes(latest.root_hash):
+                raise VerificationError(f"the stored tree no longer has the root of checkpoint {old_size}")
+            verify_consistency(
+                old_size=old_size,
+                new_size=tree_size,
+                old_root=bytes(latest.root_hash),
+                new_root=new_root,
+                proof=proofs.consistency_proof(old_size=old_size, new_size=tree_size),
+            )
+        except (VerificationError, proofs.ProofError) as exc:
+            raise AuditError(f"Refusing to sign a checkpoint of {tree_size} entries: {exc}") from exc
+    note = signing.sign_note(format_checkpoint(settings.DOCKET_AUDIT_ORIGIN, tree_size, new_root), signer)
+    checkpoint = Checkpoint(
+        tree_size=tree_size, root_hash=new_root, note=note, signing_key=key_row, created_at=timezone.now()
+    )
+    checkpoint.save()
+    for url in settings.DOCKET_AUDIT_WITNESS_URLS:
+        transaction.on_commit(lambda url=url: _queue_witness_task(tree_size, url), robust=True)
+    return checkpoint
+
+
+def _require_admin_or_system(actor, what: str) -> None:
+    if actor is SYSTEM:
+        return
+    if actor is None or not getattr(actor, "has_role", None) or not actor.has_role("admin"):
+        raise PermissionDenied(f"Only administrators may {what}.")
+
+
+def checkpoint_sign(*, actor=SYSTEM) -> Checkpoint:
+    """Signs a checkpoint of every committed entry if the log grew since the latest one, else returns it.
+
+    Checkpoints are not themselves log entries: an entry per checkpoint would leave the log never
+    fully covered. Called on a schedule, on demand (API, `manage.py audit checkpoint`), when a proof
+    is requested for an uncovered entry, and by `record` when the uncovered window is full.
+    """
+    _require_admin_or_system(actor, "sign checkpoints")
+    with transaction.atomic():
+        return _sign_checkpoint_locked()
+
+
+def checkpoint_covering(*, index: int, tree_size: int | None = None, actor=SYSTEM) -> Checkpoint:
+    """The checkpoint a proof for entry `index` should use: `tree_size`'s if given, else the latest,
+    signing a new one first when the latest does not yet cover the entry."""
+    if tree_size is not None:
+        checkpoint = Checkpoint.objects.filter(tree_size=tree_size).first()
+        if checkpoint is None:
+            raise ValidationFailed(f"There is no checkpoint of {tree_size} entries.", field_errors={"tree_size": ["No such checkpoint."]})
+        if index >= tree_size:
+            raise ValidationFailed(f"Entry {index} is not covered by the checkpoint of {tree_size} entries.")
+        return checkpoint
+    latest = Checkpoint.objects.order_by("-tree_size").first()
+    if latest is not None and latest.tree_size > index:
+        return latest
+    with transaction.atomic():
+        return _sign_checkpoint_locked()
+
+
+# --- Keys ----------------------------------------------------------------------------------------
+
+
+def signing_key_rotate(*, actor, new_signer: signing.Signer) -> SigningKey:
+    """Makes `new_signer` the current checkpoint key and retires the configured one.
+
+    First signs a checkpoint of everything committed with the old key, so that every entry before the
+    rotation is covered by the old key; then ends the old key's validity, registers the new one and
+    records `audit.signing_key.rotated`. Old checkpoints stay verifiable with the old public key.
+    The caller installs the new private key as the configured one after this commits.
+    """
+    _require_admin_or_system(actor, "rotate the audit signing key")
+    if SigningKey.objects.filter(key_id=new_signer.key_id.hex()).exists():
+        raise Conflict(f"The key {new_signer.key_id.hex()} is already registered; generate a new one.")
+    with transaction.atomic():
+        # Same lock order as record() (sequencer, then checkpoint), which this transaction also calls.
+        _advisory_xact_lock(_SEQUENCER_LOCK_KEY)
+        _sign_checkpoint_locked()
+        old_signer = signing.load_signer()
+        old_row = _current_signing_key(old_signer)
+        now = timezone.now()
+        SigningKey.objects.end_validity(key_id=old_row.key_id, when=now)
+        new_row = SigningKey(
+            name=new_signer.name,
+            key_id=new_signer.key_id.hex(),
+            public_key=new_signer.public_key,
+            vkey=new_signer.vkey,
+            valid_from=now,
+        )
+        new_row.save()
+        record(
+            actor=actor,
+            action=Action.AUDIT_SIGNING_KEY_ROTATED,
+            subject=new_row,
+            data={
+                "old_key": {"vkey": old_row.vkey, "valid_from": old_row.valid_from, "valid_until": now},
+                "new_key": {"vkey": new_row.vkey, "valid_from": now},
+            },
+        )
+    return new_row
+
+
+# --- Witnesses (C2SP tlog-witness) --------------------------------------------------------------
+
+
+def _queue_witness_task(tree_size: int, url: str) -> None:
+    from .tasks import checkpoint_witness_task
+
+    checkpoint_witness_task.delay(tree_size, url)
+
+
+class WitnessError(Exception):
+    """A witness refused or failed to cosign a checkpoint."""
+
+
+def _post_add_checkpoint(url: str, body: str, timeout: float) -> tuple[int, str]:
+    request = urllib.request.Request(
+        url.rstrip("/") + "/add-checkpoint", data=body.encode("utf-8"), method="POST",
+        headers={"Content-Type": "text/plain; charset=utf-8"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode("utf-8", "replace")
+
+
+def checkpoint_witness(*, tree_size: int, witness_url: str, timeout: float = 10.0) -> list[Cosignature]:
+    """Submits the checkpoint of `tree_size` entries to a tlog-witness and stores its cosignatures.
+
+    The old size is the largest checkpoint this witness cosigned before (0 if none); when the witness
+    answers 409 with its own size, the request is repeated once from that size. Safe to run twice.
+    """
+    checkpoint = Checkpoint.objects.filter(tree_size=tree_size).first()
+    if checkpoint is None:
+        raise ValidationFailed(f"There is no checkpoint of {tree_size} entries.")
+    old_size = (
+        Cosignature.objects.filter(witness_url=witness_url, checkpoint__tree_size__lte=tree_size)
+        .order_by("-checkpoint__tree_size").values_list("checkpoint__tree_size", flat=True).first()
+    ) or 0
+    for _attempt in range(2):
+        proof = [] if old_size == 0 else proofs.consistency_proof(old_size=old_size, new_size=tree_size)
+        body = f"old {old_size}\n" + "".join(base64.b64encode(h).decode("ascii") + "\n" for h in proof)
+        status, text = _post_add_checkpoint(witness_url, body + "\n" + checkpoint.note, timeout)
+        if status == 409 and text.strip().isdigit() and int(text.strip()) != old_size:
+            old_size = int(text.strip())
+            if old_size > tree_size:
+                raise WitnessError(f"{witness_url} has already cosigned a larger tree ({old_size} entries).")
+            continue
+        break
+    if status != 200:
+        raise WitnessError(f"{witness_url} refused the checkpoint of {tree_size} entries: HTTP {status} {text.strip()[:200]}")
+    lines = [line for line in text.split("\n") if line]
+    if not lines or not all(line.startswith("\u2014 ") for line in lines):
+        raise WitnessError(f"{witness_url} answered with something other than note signature lines.")
+    stored = []
+    with transaction.atomic():
+        for line in lines:
+            if Cosignature.objects.filter(checkpoint=checkpoint, signature_line=line).exists():
+                continue
+            cosignature = Cosignature(
+                checkpoint=checkpoint, witness_url=witness_url, key_name=line[2:].split(" ", 1)[0],
+                signature_line=line, created_at=timezone.now(),
+            )
+            cosignature.save()
+            stored.append(cosignature)
+    return stored
+
+
+def checkpoint_note_with_cosignatures(checkpoint: Checkpoint) -> str:
+    """The checkpoint's signed note with every stored witness cosignature appended."""
+    lines = [c.signature_line + "\n" for c in checkpoint.cosignatures.all()]
+    return checkpoint.note + "".join(lines)
+
+
+def checkpoint_open(checkpoint: Checkpoint) -> None:
+    """Raises VerificationError unless the checkpoint's note verifies with the key that signed it."""
+    open_note(checkpoint.note, [parse_vkey(checkpoint.signing_key.vkey)])

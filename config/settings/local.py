@@ -20,3 +20,5 @@ if CELERY_BROKER_URL == "filesystem://":
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(
         Path(env_str("DOCKET_CELERY_FILESYSTEM_DIR", str(VAR_DIR / "celery")))
     )
+
+DOCKET_AUDIT_AUTOCREATE_KEY = env_bool("DOCKET_AUDIT_AUTOCREATE_KEY", True)

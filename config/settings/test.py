@@ -30,4 +30,5 @@ MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(VAR_DIR / "test-media")))
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "memory://")
 CELERY_TASK_ALWAYS_EAGER = False
 DOCKET_AUDIT_SIGNING_KEY_FILE = str(VAR_DIR / "test-keys" / "audit-signing.key")
+DOCKET_AUDIT_AUTOCREATE_KEY = True
 LOGGING = {"version": 1, "disable_existing_loggers": False}
