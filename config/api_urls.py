@@ -6,4 +6,6 @@ app_name = "api"
 
 urlpatterns = [
     path("audit/", include("apps.audit.api.urls")),
+    path("", include("apps.registry.api.urls")),
+    path("", include("apps.accounts.api.urls")),
 ]

@@ -15,3 +15,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+# Under /api/ these answer application/problem+json, never an HTML page.
+handler404 = "apps.common.api.handlers.page_not_found"
+handler500 = "apps.common.api.handlers.server_error"

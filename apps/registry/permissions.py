@@ -44,7 +44,13 @@ def _may_write(actor) -> bool:
 
 
 def is_team_submitter(actor, team) -> bool:
-    return _may_write(actor) and actor.has_role(Role.SUBMITTER) and team.has_member(actor)
+    """Members of `team` who hold the submitter role, and the team's own service accounts.
+
+    A service account holds no roles; what its API key may do is bounded by the key's scopes
+    (`registry:write`), which the API checks before any service runs.
+    """
+    acts_as_submitter = actor.has_role(Role.SUBMITTER) or actor.is_service_account
+    return _may_write(actor) and acts_as_submitter and team.has_member(actor)
 
 
 def has_use_case_permission(actor, use_case, codename: str) -> bool:

@@ -23,6 +23,7 @@ from apps.common.errors import (
 )
 from apps.registry import services
 from apps.registry.models import Dataset, DatasetVersion
+from tests.factories.accounts import ServiceAccountFactory, TeamFactory
 from tests.factories.registry import DatasetFactory
 
 from .conftest import upload
@@ -89,6 +90,21 @@ def test_dataset_create_refuses_other_teams_and_auditors(outsider, auditor, team
         with pytest.raises(PermissionDenied):
             services.dataset_create(actor=actor, key="loans", name="Loans", owner_team=team)
     assert Dataset.objects.count() == 0 and audit_count() == 0
+
+
+def test_a_teams_service_account_creates_datasets_for_its_team_only(team, audit_count):
+    pipeline = ServiceAccountFactory(name="training-pipeline", team=team)
+    other_pipeline = ServiceAccountFactory(name="other-pipeline", team=TeamFactory(key="talent"))
+
+    dataset = services.dataset_create(actor=pipeline.user, key="loans", name="Loans", owner_team=team)
+    entry = last_entry()
+    assert (entry.action, entry.subject_id) == (Action.REGISTRY_DATASET_CREATED, str(dataset.pk))
+    assert (entry.actor_type, entry.actor_name) == ("service_account", "training-pipeline")
+
+    before = audit_count()
+    with pytest.raises(PermissionDenied, match="submitters in team 'credit-risk'"):
+        services.dataset_create(actor=other_pipeline.user, key="loans-2", name="Loans", owner_team=team)
+    assert Dataset.objects.count() == 1 and audit_count() == before
 
 
 # --- dataset_version_register -------------------------------------------------------------------------

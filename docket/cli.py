@@ -1,0 +1,448 @@
+"""`docket`: register datasets and models from training code and pipelines.
+
+Configuration: DOCKET_URL and DOCKET_API_KEY, or the file `docket login` writes (mode 0600).
+Output is for people by default; `--json` prints the server's JSON for machines.
+
+Exit codes: 0 done; 1 Docket refused or denied the request (invalid input, no permission, not found,
+conflict, authentication failed); 2 usage error, missing configuration, connection failure or a
+server error (5xx).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .client import (
+    DocketClient,
+    DocketConfigurationError,
+    DocketConnectionError,
+    DocketError,
+    write_config,
+)
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A command-line argument that cannot be understood."""
+
+
+# --- argument parsing helpers -----------------------------------------------------------------------
+
+
+def model_reference(value: str) -> tuple[str, str, int | None]:
+    """"use-case/model" or "use-case/model@3"."""
+    reference, _, number = value.partition("@")
+    use_case, slash, model = reference.partition("/")
+    if not slash or not use_case or not model:
+        raise argparse.ArgumentTypeError(f"{value!r}: write the model as <use-case>/<model>[@<version>]")
+    if number and not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r}: the version after @ is a number")
+    return use_case, model, int(number) if number else None
+
+
+def dataset_reference(value: str) -> tuple[str, int | None]:
+    """"loans" or "loans@2"."""
+    key, _, number = value.partition("@")
+    if not key or (number and not number.isdigit()):
+        raise argparse.ArgumentTypeError(f"{value!r}: write the dataset as <key>[@<version>]")
+    return key, int(number) if number else None
+
+
+def dataset_link(value: str) -> tuple[str, str, int]:
+    """"train=loans@1" -> (role, dataset key, version)."""
+    role, equals, reference = value.partition("=")
+    key, _, number = reference.partition("@")
+    if not equals or not role or not key or not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r}: write a dataset as <role>=<dataset key>@<version>, "
+                                         "e.g. train=loans@3")
+    return role, key, int(number)
+
+
+def metric_claim(value: str) -> tuple:
+    """"auc=0.91@test" (on the dataset linked as test) or "auc=0.91@loans@2"."""
+    name, equals, rest = value.partition("=")
+    number, at, target = rest.partition("@")
+    if not equals or not name or not at or not target:
+        raise argparse.ArgumentTypeError(f"{value!r}: write a metric as <name>=<value>@<dataset role>, "
+                                         "e.g. auc=0.91@test")
+    try:
+        figure = float(number)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: {number!r} is not a number") from None
+    if "@" in target:
+        key, _, version = target.partition("@")
+        if not version.isdigit():
+            raise argparse.ArgumentTypeError(f"{value!r}: the dataset version after @ is a number")
+        return name, figure, key, int(version)
+    return name, figure, target
+
+
+def json_value(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+
+
+def key_value(value: str) -> tuple[str, str]:
+    name, equals, text = value.partition("=")
+    if not equals or not name:
+        raise argparse.ArgumentTypeError(f"{value!r}: write it as <field>=<text>")
+    return name, text
+
+
+# --- output -----------------------------------------------------------------------------------------
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _describe_model_version(version: dict) -> str:
+    lines = [
+        f"{version['use_case']}/{version['model']} version {version['number']}",
+        (f"  artifact   {version['artifact_format']}  sha256:{version['artifact_sha256']}  "
+         f"{version['artifact_size']} bytes"),
+        f"  framework  {version['framework']} {version['framework_version']}".rstrip(),
+        f"  registered {version['registered_at']} by {version['registered_by'] or 'Docket'}",
+    ]
+    if version.get("parent"):
+        lines.append(f"  parent     version {version['parent']}")
+    for link in version.get("datasets", []):
+        lines.append(f"  dataset    {link['role']}={link['dataset']}@{link['version']}")
+    for metric in version.get("claimed_metrics", []):
+        lines.append(f"  metric     {metric['name']}={metric['value']} on {metric['dataset']}@{metric['version']}")
+    return "\n".join(lines)
+
+
+def _describe_dataset_version(version: dict) -> str:
+    columns = ", ".join(f"{c['name']}:{c['type']}" for c in version["schema"])
+    return "\n".join([
+        f"{version['dataset']} version {version['number']}  ({version['lifecycle_state']})",
+        f"  content    sha256:{version['content_sha256']}  {version['row_count']} rows",
+        f"  schema     {columns}",
+        f"  file       {version['file_format'] or 'none stored'}",
+        f"  registered {version['registered_at']} by {version['registered_by'] or 'Docket'}",
+    ])
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    widths = {c: max(len(c), *(len(str(row.get(c, ""))) for row in rows)) for c in columns}
+    lines = ["  ".join(c.upper().ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+# --- commands ---------------------------------------------------------------------------------------
+
+
+def cmd_login(args, client_factory) -> Any:
+    url = args.url
+    api_key = args.api_key or (sys.stdin.readline().strip() if args.api_key_stdin else None)
+    if not api_key:
+        api_key = getpass.getpass("API key: ").strip()
+    if not api_key:
+        raise UsageError("No API key given.")
+    with DocketClient(url, api_key) as client:
+        me = client.me()
+    path = write_config(url, api_key)
+    me["config_file"] = str(path)
+    return me, f"Signed in to {url} as {me['username']}; configuration written to {path} (mode 0600)."
+
+
+def cmd_whoami(args, client_factory):
+    me = client_factory().me()
+    scopes = ", ".join(me.get("scopes") or []) or "-"
+    return me, f"{me['username']} ({me['kind']}); scopes: {scopes}"
+
+
+def cmd_use_case_list(args, client_factory):
+    rows = client_factory().list_use_cases(risk_class=args.risk_class)
+    return rows, _table(rows, ["key", "name", "owner_team", "risk_class", "model_risk_tier"])
+
+
+def cmd_use_case_get(args, client_factory):
+    use_case = client_factory().get_use_case(args.key)
+    return use_case, "\n".join(f"{field:<20} {value}" for field, value in use_case.items())
+
+
+def cmd_model_list(args, client_factory):
+    rows = client_factory().list_models(use_case=args.use_case)
+    return rows, _table(rows, ["use_case", "key", "name"])
+
+
+def cmd_model_create(args, client_factory):
+    use_case, model, number = args.model
+    if number is not None:
+        raise UsageError("Create a model without @<version>: versions are registered with `docket model register`.")
+    created = client_factory().create_model(use_case, model, args.name, args.description)
+    return created, f"Created model {use_case}/{model}."
+
+
+def cmd_model_get(args, client_factory):
+    use_case, model, number = args.model
+    client = client_factory()
+    if number is None:
+        found = client.get_model(use_case, model)
+        return found, f"{found['use_case']}/{found['key']}: {found['name']}"
+    version = client.get_model_version(use_case, model, number)
+    return version, _describe_model_version(version)
+
+
+def cmd_model_versions(args, client_factory):
+    filters = {"artifact_sha256": args.sha256, "framework": args.framework}
+    if args.model:
+        use_case, model, _ = args.model
+        filters.update(use_case=use_case, model=model)
+    rows = client_factory().list_model_versions(limit=args.limit, **filters)
+    return rows, _table(rows, ["use_case", "model", "number", "artifact_format", "artifact_sha256",
+                               "registered_at"])
+
+
+def cmd_model_register(args, client_factory):
+    use_case, model, number = args.model
+    if number is not None:
+        raise UsageError("Docket numbers versions itself; name the model without @<version>.")
+    fields = {
+        "framework_version": args.framework_version,
+        "training_code_repository": args.repository,
+        "training_code_commit": args.commit,
+        "hyperparameters": args.hyperparameters,
+        "features": args.features,
+        "library_versions": args.library_versions,
+        "limitations": args.limitations,
+        "out_of_scope_uses": args.out_of_scope_uses,
+    }
+    try:
+        version = client_factory().register_model_version(
+            use_case, model, artifact=args.artifact, framework=args.framework, intended_use=args.intended_use,
+            datasets=args.dataset, metrics=args.metric, parent=args.parent, **fields,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return version, "Registered " + _describe_model_version(version)
+
+
+def cmd_dataset_list(args, client_factory):
+    rows = client_factory().list_datasets(owner_team=args.team)
+    return rows, _table(rows, ["key", "name", "owner_team", "source_system"])
+
+
+def cmd_dataset_create(args, client_factory):
+    created = client_factory().create_dataset(args.key, args.name, args.team, source_system=args.source_system,
+                                              description=args.description)
+    return created, f"Created dataset {created['key']} owned by {created['owner_team']}."
+
+
+def cmd_dataset_get(args, client_factory):
+    key, number = args.dataset
+    client = client_factory()
+    if number is None:
+        found = client.get_dataset(key)
+        return found, f"{found['key']}: {found['name']} (team {found['owner_team']})"
+    version = client.get_dataset_version(key, number)
+    return version, _describe_dataset_version(version)
+
+
+def cmd_dataset_versions(args, client_factory):
+    rows = client_factory().list_dataset_versions(args.key, content_sha256=args.sha256)
+    return rows, _table(rows, ["dataset", "number", "content_sha256", "row_count", "lifecycle_state"])
+
+
+def cmd_dataset_register(args, client_factory):
+    if args.file is None and args.sha256 is None:
+        raise UsageError("Give --file, or declare the data with --sha256, --rows and --schema.")
+    facts = {
+        "content_sha256": args.sha256,
+        "row_count": args.rows,
+        "schema": args.schema,
+        "contains_personal_data": args.personal_data or None,
+        "contains_special_category_data": args.special_category_data or None,
+        "special_category_justification": args.special_category_justification,
+        "protected_attributes": args.protected_attribute or None,
+        "legal_basis": args.legal_basis,
+        "retention_until": args.retention_until,
+        "datasheet": dict(args.datasheet) if args.datasheet else None,
+    }
+    version = client_factory().register_dataset_version(args.key, file=args.file, **facts)
+    return version, "Registered " + _describe_dataset_version(version)
+
+
+def cmd_deployment_record(args, client_factory):
+    use_case, model, number = args.model
+    if number is None:
+        raise UsageError("Name the deployed version: <use-case>/<model>@<version>.")
+    deployment = client_factory().record_deployment(use_case, model, number, args.environment,
+                                                    pipeline_run=args.pipeline_run)
+    return deployment, (f"Recorded deployment {deployment['id']}: {use_case}/{model}@{number} in "
+                        f"{deployment['environment']}.")
+
+
+def cmd_deployment_list(args, client_factory):
+    rows = client_factory().list_deployments(environment=args.environment, status=args.status)
+    return rows, _table(rows, ["id", "use_case", "model", "version", "environment", "status", "deployed_at"])
+
+
+# --- parser -----------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print the server's JSON instead of text")
+
+    parser = argparse.ArgumentParser(
+        prog="docket", parents=[output],
+        description="Register datasets and models with Docket. Exit codes: 0 done, 1 refused or denied, "
+                    "2 usage, configuration, connection or server error.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(parent, name, handler, help_text):
+        sub = parent.add_parser(name, parents=[output], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    login = command(commands, "login", cmd_login, "check an API key and store it with the server URL")
+    login.add_argument("--url", required=True, help="Docket's base URL, e.g. https://docket.example.com")
+    login.add_argument("--api-key", help="the key (default: prompt, or --api-key-stdin)")
+    login.add_argument("--api-key-stdin", action="store_true", help="read the key from standard input")
+    command(commands, "whoami", cmd_whoami, "show the account the configured key belongs to")
+
+    use_case = commands.add_parser("use-case", help="AI use cases").add_subparsers(dest="action", required=True)
+    listing = command(use_case, "list", cmd_use_case_list, "list the use cases you may see")
+    listing.add_argument("--risk-class")
+    command(use_case, "get", cmd_use_case_get, "show one use case").add_argument("key")
+
+    model = commands.add_parser("model", help="models and model versions").add_subparsers(dest="action",
+                                                                                           required=True)
+    command(model, "list", cmd_model_list, "list models").add_argument("--use-case")
+    create = command(model, "create", cmd_model_create, "create a model in a use case")
+    create.add_argument("model", type=model_reference, metavar="USE_CASE/MODEL")
+    create.add_argument("--name", required=True)
+    create.add_argument("--description", default="")
+    get = command(model, "get", cmd_model_get, "show a model, or one version with @N")
+    get.add_argument("model", type=model_reference, metavar="USE_CASE/MODEL[@N]")
+    versions = command(model, "versions", cmd_model_versions, "list model versions, newest first")
+    versions.add_argument("model", type=model_reference, nargs="?", metavar="USE_CASE/MODEL")
+    versions.add_argument("--sha256", help="only versions with this artifact hash")
+    versions.add_argument("--framework")
+    versions.add_argument("--limit", type=int, default=100)
+    register = command(model, "register", cmd_model_register, "register the next version of a model")
+    register.add_argument("--model", required=True, type=model_reference, metavar="USE_CASE/MODEL")
+    register.add_argument("--artifact", required=True, help="a skops or ONNX file (pickle/joblib are refused)")
+    register.add_argument("--framework", required=True)
+    register.add_argument("--framework-version")
+    register.add_argument("--intended-use", required=True)
+    register.add_argument("--dataset", action="append", type=dataset_link, default=[],
+                          metavar="ROLE=KEY@VERSION", help="repeatable, e.g. train=loans@3")
+    register.add_argument("--metric", action="append", type=metric_claim, default=[],
+                          metavar="NAME=VALUE@ROLE", help="repeatable, e.g. auc=0.91@test")
+    register.add_argument("--parent", type=int, help="the version this one corrects")
+    register.add_argument("--repository", help="training code repository URL")
+    register.add_argument("--commit", help="training code commit")
+    register.add_argument("--hyperparameters", type=json_value, help="JSON object")
+    register.add_argument("--features", type=json_value, help="JSON array of feature names")
+    register.add_argument("--library-versions", type=json_value, help='JSON object, e.g. {"scikit-learn": "1.5.2"}')
+    register.add_argument("--limitations")
+    register.add_argument("--out-of-scope-uses")
+
+    dataset = commands.add_parser("dataset", help="datasets and dataset versions").add_subparsers(
+        dest="action", required=True)
+    command(dataset, "list", cmd_dataset_list, "list datasets").add_argument("--team")
+    created = command(dataset, "create", cmd_dataset_create, "create a dataset owned by a team")
+    created.add_argument("key")
+    created.add_argument("--name", required=True)
+    created.add_argument("--team", required=True)
+    created.add_argument("--source-system", default="")
+    created.add_argument("--description", default="")
+    command(dataset, "get", cmd_dataset_get, "show a dataset, or one version with @N").add_argument(
+        "dataset", type=dataset_reference, metavar="KEY[@N]")
+    dataset_versions = command(dataset, "versions", cmd_dataset_versions, "list a dataset's versions")
+    dataset_versions.add_argument("key")
+    dataset_versions.add_argument("--sha256")
+    registered = command(dataset, "register", cmd_dataset_register, "register the next version of a dataset")
+    registered.add_argument("key")
+    registered.add_argument("--file", help="CSV or Parquet file: hashed, uploaded, schema and rows read from it")
+    registered.add_argument("--sha256", help="content SHA-256 (required without --file)")
+    registered.add_argument("--rows", type=int)
+    registered.add_argument("--schema", type=json_value, help='JSON, e.g. [{"name": "age", "type": "integer"}]')
+    registered.add_argument("--personal-data", action="store_true")
+    registered.add_argument("--special-category-data", action="store_true")
+    registered.add_argument("--special-category-justification")
+    registered.add_argument("--protected-attribute", action="append", metavar="COLUMN")
+    registered.add_argument("--legal-basis", help="GDPR Art. 6(1) letter, a-f")
+    registered.add_argument("--retention-until", help="YYYY-MM-DD")
+    registered.add_argument("--datasheet", action="append", type=key_value, metavar="FIELD=TEXT")
+
+    deployment = commands.add_parser("deployment", help="deployments").add_subparsers(dest="action", required=True)
+    recorded = command(deployment, "record", cmd_deployment_record, "record that a version now runs somewhere")
+    recorded.add_argument("--model", required=True, type=model_reference, metavar="USE_CASE/MODEL@N")
+    recorded.add_argument("--environment", required=True)
+    recorded.add_argument("--pipeline-run", default="")
+    deployments = command(deployment, "list", cmd_deployment_list, "list deployments")
+    deployments.add_argument("--environment")
+    deployments.add_argument("--status")
+
+    audit = commands.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
+    verify = audit.add_parser("verify", add_help=False,
+                              help="verify an evidence pack offline (see `docket audit verify --help`)")
+    verify.set_defaults(handler=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, client_factory=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["audit", "verify"]:
+        from apps.audit.verifier import main as verify_main
+
+        return verify_main(argv[2:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return EXIT_OK if exit_.code in (0, None) else EXIT_USAGE
+    client_factory = client_factory or DocketClient.from_environment
+    as_json = getattr(args, "json", False)
+    try:
+        data, text = args.handler(args, client_factory)
+    except UsageError as exc:
+        print(f"docket: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DocketConfigurationError as exc:
+        print(f"docket: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except DocketConnectionError as exc:
+        print(f"docket: {exc.detail}", file=sys.stderr)
+        return EXIT_USAGE
+    except DocketError as exc:
+        if as_json:
+            _print_json({"status": exc.status, **exc.problem})
+        else:
+            print(f"docket: refused ({exc.status} {exc.kind}): {exc.detail}", file=sys.stderr)
+            for field, messages in exc.errors.items():
+                print(f"  {field}: {messages if isinstance(messages, str) else json.dumps(messages)}",
+                      file=sys.stderr)
+        return EXIT_USAGE if exc.status >= 500 else EXIT_REFUSED
+    except OSError as exc:
+        print(f"docket: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if as_json:
+        _print_json(data)
+    else:
+        print(text)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""Deployments over the API: recorded with deployments:write, retired by the next one, status changes."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.audit.actions import Action
+from apps.registry.models import Deployment
+from tests.factories.registry import ModelVersionFactory
+
+from .conftest import assert_problem, client_for, last_audit_entry
+
+RECORD = {"use_case": "credit-scoring", "model": "default-lr", "version": 1, "environment": "staging",
+          "pipeline_run": "https://ci.example.test/runs/42"}
+
+
+@pytest.fixture
+def version(model):
+    return ModelVersionFactory(model=model, number=1)
+
+
+def test_a_pipeline_key_records_a_deployment_and_it_is_audited(make_key, version):
+    api_key, plaintext = make_key(scopes=["read", "deployments:write"])
+    response = client_for(key=plaintext).post("/api/v1/deployments/", RECORD, format="json")
+    assert response.status_code == 201, response.json()
+    assert (response.json()["environment"], response.json()["status"]) == ("staging", "active")
+    entry = last_audit_entry()
+    assert entry.action == Action.REGISTRY_DEPLOYMENT_RECORDED
+    assert entry.subject_id == str(Deployment.objects.get().pk)
+    assert entry.actor_name == api_key.service_account.name
+    assert entry.data["pipeline_run"] == RECORD["pipeline_run"]
+
+
+def test_a_new_deployment_retires_the_previous_one(submitter, model, version):
+    ModelVersionFactory(model=model, number=2)
+    client = client_for(submitter)
+    first = client.post("/api/v1/deployments/", RECORD, format="json").json()
+    client.post("/api/v1/deployments/", {**RECORD, "version": 2}, format="json")
+    assert client.get(f"/api/v1/deployments/{first['id']}/").json()["status"] == "retired"
+    active = client.get("/api/v1/deployments/", {"status": "active"}).json()["results"]
+    assert [d["version"] for d in active] == [2]
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({**RECORD, "environment": "moon"}, "environment"),
+    ({**RECORD, "version": "latest"}, "version"),
+    ({**RECORD, "deployed_at": "soon"}, "deployed_at"),
+    ({**RECORD, "deployed_at": "2999-01-01T00:00:00Z"}, "deployed_at"),
+    ({**RECORD, "approved": True}, "approved"),
+    ({key: value for key, value in RECORD.items() if key != "model"}, "model"),
+])
+def test_record_refuses_bad_input_400(submitter, version, state, payload, field):
+    before = state()
+    assert_problem(client_for(submitter).post("/api/v1/deployments/", payload, format="json"), 400,
+                   "validation-failed", field=field)
+    assert state() == before
+
+
+@pytest.mark.parametrize("who, status, slug", [
+    ("anonymous", 401, "not-authenticated"),
+    ("outsider", 404, "not-found"),
+    ("registry-key", 403, "permission-denied"),
+    ("auditor", 403, "permission-denied"),
+])
+def test_record_refusals(outsider, auditor, make_key, version, state, who, status, slug):
+    client = {"anonymous": lambda: APIClient(), "outsider": lambda: client_for(outsider),
+              "registry-key": lambda: client_for(key=make_key(scopes=["read", "registry:write"])[1]),
+              "auditor": lambda: client_for(auditor)}[who]()
+    before = state()
+    assert_problem(client.post("/api/v1/deployments/", RECORD, format="json"), status, slug)
+    assert state() == before
+
+
+def test_status_change_is_audited_and_final(submitter, version, state):
+    client = client_for(submitter)
+    deployment = client.post("/api/v1/deployments/", RECORD, format="json").json()
+    url = f"/api/v1/deployments/{deployment['id']}/status/"
+    response = client.post(url, {"status": "rolled_back", "reason": "Latency regression."}, format="json")
+    assert response.status_code == 200, response.json()
+    entry = last_audit_entry()
+    assert (entry.action, entry.data["before"], entry.data["after"]) == (
+        Action.REGISTRY_DEPLOYMENT_STATUS_CHANGED, "active", "rolled_back")
+    before = state()
+    assert_problem(client.post(url, {"status": "retired", "reason": "x"}, format="json"), 409, "conflict")
+    assert_problem(client.post(url, {"status": "active", "reason": "x"}, format="json"), 400, "validation-failed")
+    assert state() == before
+
+
+def test_an_invisible_deployment_is_404(submitter, outsider, version, state):
+    deployment = client_for(submitter).post("/api/v1/deployments/", RECORD, format="json").json()
+    assert_problem(client_for(outsider).get(f"/api/v1/deployments/{deployment['id']}/"), 404, "not-found")
+    before = state()
+    assert_problem(client_for(outsider).post(f"/api/v1/deployments/{deployment['id']}/status/",
+                                             {"status": "retired", "reason": "x"}, format="json"), 404, "not-found")
+    assert state() == before
