@@ -24,10 +24,11 @@ def is_active_user(actor) -> bool:
 
 
 def is_admin(actor) -> bool:
-    """SYSTEM, superusers and holders of the admin role."""
+    """SYSTEM and people holding the admin role (Django's superuser flag alone does not make an admin,
+    as in the accounts services: roles are the one source of who administers Docket)."""
     if is_system(actor):
         return True
-    return is_active_user(actor) and (actor.is_superuser or actor.has_role(Role.ADMIN))
+    return is_active_user(actor) and not actor.is_service_account and actor.has_role(Role.ADMIN)
 
 
 def is_auditor(actor) -> bool:

@@ -315,3 +315,12 @@ def test_use_case_set_risk_tier_refuses_submitters_and_auditors(submitter, audit
         with pytest.raises(PermissionDenied):
             services.use_case_set_risk_tier(actor=actor, use_case=use_case, tier="1", rationale="Mine.")
     assert audit_count() == 0
+
+
+def test_a_django_superuser_without_the_admin_role_is_not_a_registry_admin():
+    from apps.registry.permissions import is_admin
+    from tests.factories.accounts import UserFactory
+
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    assert not is_admin(operator)
+    assert is_admin(UserFactory(roles=["admin"]))
