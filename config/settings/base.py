@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.audit",
     "apps.registry",
+    "apps.reviews",
 ]
 
 MIDDLEWARE = [
@@ -119,6 +120,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Docket API",
     "DESCRIPTION": "Governance and compliance registry for machine-learning models.",
     "VERSION": "1.0.0",
+    # Error responses are documented as application/problem+json (apps.common.api.schema).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.common.api.schema.problem_media_type_hook",
+    ],
 }
 
 
@@ -181,6 +187,11 @@ DOCKET_SKOPS_TRUSTED_TYPES = env_list(
         "sklearn.tree._tree.Tree",
     ],
 )
+
+# Review checks run models in a child process with these limits (memory in MiB, CPU and wall seconds).
+DOCKET_REVIEW_CHECK_MEMORY_MB = env_int("DOCKET_REVIEW_CHECK_MEMORY_MB", 4096)
+DOCKET_REVIEW_CHECK_CPU_SECONDS = env_int("DOCKET_REVIEW_CHECK_CPU_SECONDS", 600)
+DOCKET_REVIEW_CHECK_WALL_SECONDS = env_int("DOCKET_REVIEW_CHECK_WALL_SECONDS", 900)
 
 # Audit log: origin line of checkpoints, signing key, and how many entries may await a checkpoint.
 DOCKET_AUDIT_ORIGIN = env_str("DOCKET_AUDIT_ORIGIN", "docket.localhost/audit")
