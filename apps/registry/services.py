@@ -1143,8 +1143,10 @@ def dataset_version_change_lifecycle(*, actor, dataset_version: DatasetVersion, 
 # --- deployments ------------------------------------------------------------------------------------
 
 
-def _retire(deployment: Deployment, *, actor, reason: str, superseded_by: ModelVersion) -> None:
-    deployment.status = DeploymentStatus.RETIRED
+def _set_deployment_status(deployment: Deployment, *, actor, status: str, reason: str, **extra) -> None:
+    """Changes a locked deployment's status and records the change with before/after."""
+    before = deployment.status
+    deployment.status = status
     deployment.status_changed_at = timezone.now()
     deployment.status_reason = reason
     deployment.save(update_fields=["status", "status_changed_at", "status_reason", "updated_at"])
@@ -1156,10 +1158,10 @@ def _retire(deployment: Deployment, *, actor, reason: str, superseded_by: ModelV
             "model": str(deployment.model),
             "version": deployment.model_version.number,
             "environment": deployment.environment,
-            "before": DeploymentStatus.ACTIVE,
-            "after": DeploymentStatus.RETIRED,
+            "before": before,
+            "after": status,
             "reason": reason,
-            "superseded_by_version": superseded_by.number,
+            **extra,
         },
     )
 
@@ -1198,8 +1200,9 @@ def deployment_record(
             .select_related("model_version", "model__use_case")
         )
         for old in previous:
-            _retire(old, actor=actor, superseded_by=model_version,
-                    reason=f"Superseded by {model_version} in {environment}.")
+            _set_deployment_status(old, actor=actor, status=DeploymentStatus.RETIRED,
+                                   reason=f"Superseded by {model_version} in {environment}.",
+                                   superseded_by_version=model_version.number)
         deployment = Deployment.objects.create(
             model_version=model_version,
             model=model,
@@ -1242,24 +1245,7 @@ def deployment_change_status(*, actor, deployment: Deployment, status: str, reas
         deployment = Deployment.objects.select_for_update().select_related("model_version", "model").get(
             pk=deployment.pk
         )
-        before = deployment.status
-        if status not in DEPLOYMENT_TRANSITIONS[DeploymentStatus(before)]:
-            raise Conflict(f"Deployment {deployment} is {before}; it cannot become {status}.")
-        deployment.status = status
-        deployment.status_changed_at = timezone.now()
-        deployment.status_reason = reason
-        deployment.save(update_fields=["status", "status_changed_at", "status_reason", "updated_at"])
-        record(
-            actor=actor,
-            action=Action.REGISTRY_DEPLOYMENT_STATUS_CHANGED,
-            subject=deployment,
-            data={
-                "model": str(deployment.model),
-                "version": deployment.model_version.number,
-                "environment": deployment.environment,
-                "before": before,
-                "after": status,
-                "reason": reason,
-            },
-        )
+        if status not in DEPLOYMENT_TRANSITIONS[DeploymentStatus(deployment.status)]:
+            raise Conflict(f"Deployment {deployment} is {deployment.status}; it cannot become {status}.")
+        _set_deployment_status(deployment, actor=actor, status=status, reason=reason)
     return deployment
