@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,7 @@ from .client import (
     DocketConfigurationError,
     DocketConnectionError,
     DocketError,
+    file_sha256,
     write_config,
 )
 
@@ -293,7 +295,228 @@ def cmd_deployment_list(args, client_factory):
     return rows, _table(rows, ["id", "use_case", "model", "version", "environment", "status", "deployed_at"])
 
 
+# --- reviews ----------------------------------------------------------------------------------------
+
+
+def review_outcome(case: dict) -> int:
+    """0 for an approved case, or one awaiting a decision with every check passed; 1 for a failed or
+    uncompleted check, or a rejected, sent-back or withdrawn case; 0 while checks are still running."""
+    if case["status"] == "approved":
+        return EXIT_OK
+    if case["status"] in ("rejected", "changes_requested", "withdrawn"):
+        return EXIT_REFUSED
+    if case["status"] in ("open", "checks_running"):
+        return EXIT_OK
+    return EXIT_OK if all(check["status"] == "passed" for check in case["checks"]) else EXIT_REFUSED
+
+
+def _describe_check(check: dict) -> str:
+    if check["status"] in ("pending", "running"):
+        line = f"{check['kind']:<16} {check['status']:<8} {check['progress']:>3}%  {check['progress_message']}"
+    else:
+        line = f"{check['kind']:<16} {check['status']:<8} {check['summary']}"
+    if check.get("risk_acceptance"):
+        line += f"  [risk accepted by {check['risk_acceptance']['accepted_by']}]"
+    return line.rstrip()
+
+
+def _describe_review(case: dict) -> str:
+    lines = [
+        f"review {case['id']}: {case['use_case']}/{case['model']}@{case['version']} for {case['environment']}  "
+        f"{case['status']}" + (f" ({case['status_reason']})" if case.get("status_reason") else ""),
+        f"  policy {case['policy']['key']} v{case['policy']['version']}, thresholds locked at opening",
+    ]
+    lines += [f"  {_describe_check(check)}" for check in case["checks"]]
+    if case.get("approval"):
+        lines.append(f"  approved until {case['approval']['expires_at']}")
+    return "\n".join(lines)
+
+
+def _print_progress(case: dict) -> None:
+    checks = " | ".join(
+        f"{check['kind']} {check['status'] if check['status'] not in ('pending', 'running') else str(check['progress']) + '%'}"
+        for check in case["checks"]
+    )
+    print(f"review {case['id']} {case['status']} {case['progress']}%" + (f": {checks}" if checks else ""),
+          file=sys.stderr, flush=True)
+
+
+def cmd_review_submit(args, client_factory):
+    use_case, model, number = args.model
+    if number is not None and args.version is not None and number != args.version:
+        raise UsageError(f"--model names version {number} but --version says {args.version}.")
+    number = number if number is not None else args.version
+    if number is None:
+        raise UsageError("Name the version: --version N (or --model <use-case>/<model>@N).")
+    client = client_factory()
+    case = client.submit_review(use_case, model, number, args.env, label_column=args.label_column,
+                                positive_label=_label(args.positive_label), documentation=dict(args.doc),
+                                previous_case=args.previous_case)
+    if not args.wait:
+        return case, f"Submitted: {_describe_review(case)}", EXIT_OK
+    case = client.wait_for_review(case["id"], timeout=args.timeout, interval=args.interval,
+                                  on_update=_print_progress)
+    code = review_outcome(case)
+    verdict = "every check passed" if code == EXIT_OK else "not every check passed"
+    return case, f"{_describe_review(case)}\n{verdict}", code
+
+
+def cmd_review_status(args, client_factory):
+    case = client_factory().get_review(args.case)
+    return case, _describe_review(case), review_outcome(case)
+
+
+def cmd_review_list(args, client_factory):
+    rows = client_factory().list_reviews(status=args.status, environment=args.env, limit=args.limit)
+    flat = [{**row, "version": f"{row['use_case']}/{row['model']}@{row['version']}"} for row in rows]
+    return rows, _table(flat, ["id", "version", "environment", "status", "progress", "opened_at"])
+
+
+def _label(value: str) -> str | int:
+    """A positive label given on the command line: an integer when it reads as one."""
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+# --- promotion gate ---------------------------------------------------------------------------------
+
+# Pipeline facts recorded with a gate decision when the CI system provides them.
+CI_CONTEXT_VARIABLES = {
+    "GITHUB_REPOSITORY": "repository", "GITHUB_RUN_ID": "run_id", "GITHUB_SHA": "commit",
+    "CI_PROJECT_PATH": "repository", "CI_PIPELINE_URL": "run_url", "CI_COMMIT_SHA": "commit",
+    "ARGO_WORKFLOW_NAME": "run_id",
+}
+
+
+def _artifact_sha256(value: str) -> str:
+    """The SHA-256 of an artifact file, or the digest given as 64 hex digits (optionally sha256:...)."""
+    if os.path.isfile(value):
+        return file_sha256(value)
+    digest = value.strip().lower().removeprefix("sha256:")
+    if len(digest) == 64 and all(ch in "0123456789abcdef" for ch in digest):
+        return digest
+    raise UsageError(f"--artifact {value!r} is neither a file nor a SHA-256 (64 hexadecimal digits).")
+
+
+def _describe_gate_decision(decision: dict) -> str:
+    lines = [(f"{decision['decision'].upper()}: {decision['model']}@{decision['version']} "
+              f"(sha256:{decision['artifact_sha256']}) to {decision['environment']}")]
+    lines += [f"  {reason['code']}: {reason['detail']}" for reason in decision["reasons"]]
+    approval = decision.get("approval")
+    if approval:
+        signers = ", ".join(signer["name"] for signer in approval["signed_by"]) or "-"
+        lines.append(f"  approval {approval['id']} by {signers}, valid until {approval['expires_at']}")
+        lines += [f"  condition: {condition}" for condition in approval["conditions"]]
+    if decision.get("rollback_to"):
+        rollback = decision["rollback_to"]
+        lines.append(f"  rollback_to: version {rollback['version']} (sha256:{rollback['artifact_sha256']})")
+    if decision.get("audit_index") is not None:
+        lines.append(f"  audit index {decision['audit_index']}")
+    return "\n".join(lines)
+
+
+def cmd_gate_check(args, client_factory):
+    use_case, model, number = args.model
+    if number is not None and args.version is not None and number != args.version:
+        raise UsageError(f"--model names version {number} but --version says {args.version}.")
+    number = number if number is not None else args.version
+    if number is None:
+        raise UsageError("Name the version: --version N (or --model <use-case>/<model>@N).")
+    context = {name: os.environ[variable] for variable, name in CI_CONTEXT_VARIABLES.items()
+               if os.environ.get(variable)}
+    context.update(dict(args.context))
+    try:
+        decision = client_factory().gate_check(f"{use_case}/{model}", number, _artifact_sha256(args.artifact),
+                                               args.env, context=context)
+    except DocketConnectionError:
+        raise
+    except DocketError as exc:  # the request itself was refused: a usage or configuration problem
+        raise UsageError(f"the gate refused the request ({exc.status} {exc.kind}): {exc.detail} "
+                         + " ".join(f"[{field}: {messages}]" for field, messages in exc.errors.items())) from None
+    if args.attestation_out and decision.get("attestation"):
+        with open(args.attestation_out, "w", encoding="utf-8") as handle:
+            json.dump(decision["attestation"], handle, indent=2)
+            handle.write("\n")
+    return decision, _describe_gate_decision(decision), EXIT_OK if decision["decision"] == "allow" else EXIT_REFUSED
+
+
+def cmd_gate_verify_attestation(args, client_factory):
+    from apps.gate.attestation import AttestationError, describe, verify_attestation
+
+    keys = list(args.key) or [key["vkey"] for key in client_factory().gate_keys()]
+    try:
+        with open(args.file, "rb") as handle:
+            envelope = handle.read()
+    except OSError as exc:
+        raise UsageError(str(exc)) from None
+    expected = _artifact_sha256(args.artifact) if args.artifact else None
+    try:
+        statement = verify_attestation(envelope, keys, artifact_sha256=expected)
+    except AttestationError as exc:
+        return {"verified": False, "error": str(exc)}, f"FAILED: {exc}", EXIT_REFUSED
+    return {"verified": True, "statement": statement}, "OK: the attestation verifies\n" + describe(statement), EXIT_OK
+
+
 # --- parser -----------------------------------------------------------------------------------------
+
+
+# --- reports ------------------------------------------------------------------------------------------
+
+
+def _describe_report(report: dict) -> str:
+    subject = report["subject"]["label"] if report.get("subject") else "all visible use cases"
+    line = f"document {report['id']}: {report['kind']} of {subject}  {report['status']}"
+    if report["status"] in ("queued", "running"):
+        line += f" {report['progress']}% {report['progress_message']}".rstrip()
+    if report["status"] == "done":
+        line += (f"\n  {report['file_name']} ({report['size']} bytes) sha256 {report['sha256']}"
+                 f"\n  reflects audit entries {report['audit_index_first']}..{report['audit_index_last']} "
+                 f"(checkpoint {report['checkpoint_tree_size']}); recorded at audit index {report['audit_index']}")
+    if report["status"] == "failed":
+        line += f": {report['error']}"
+    return line
+
+
+def cmd_report_generate(args, client_factory):
+    subject: dict[str, Any] = {"checkpoint": args.checkpoint}
+    if args.model:
+        use_case, model, number = args.model
+        if number is None:
+            raise UsageError("Name the version: --model <use-case>/<model>@N.")
+        subject.update(use_case=use_case, model=model, version=number)
+    elif args.use_case:
+        subject["use_case"] = args.use_case
+    subject.update(review=args.review, subject_type=args.subject_type, subject_id=args.subject_id,
+                   since=args.since, until=args.until)
+    client = client_factory()
+    report = client.request_report(args.kind, **subject)
+    if not (args.wait or args.out):
+        return report, f"Requested: {_describe_report(report)}", EXIT_OK
+    report = client.wait_for_report(report["id"], timeout=args.timeout, interval=args.interval,
+                                    on_update=lambda r: print(f"document {r['id']} {r['status']} {r['progress']}%",
+                                                              file=sys.stderr, flush=True))
+    if report["status"] != "done":
+        return report, _describe_report(report), EXIT_REFUSED
+    text = _describe_report(report)
+    if args.out:
+        client.download_report(report["id"], args.out)
+        text += f"\n  written to {args.out} (SHA-256 checked)"
+    return report, text, EXIT_OK
+
+
+def cmd_report_status(args, client_factory):
+    report = client_factory().get_report(args.document)
+    return report, _describe_report(report), EXIT_REFUSED if report["status"] == "failed" else EXIT_OK
+
+
+def cmd_report_download(args, client_factory):
+    sha256 = client_factory().download_report(args.document, args.out)
+    return {"id": args.document, "path": args.out, "sha256": sha256}, f"{args.out}: sha256 {sha256} (checked)"
+
+
+def cmd_report_list(args, client_factory):
+    rows = client_factory().list_reports(limit=args.limit)
+    flat = [{**row, "subject": (row.get("subject") or {}).get("label", "")} for row in rows]
+    return rows, _table(flat, ["id", "kind", "subject", "status", "progress", "sha256"])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -394,6 +617,74 @@ def build_parser() -> argparse.ArgumentParser:
     deployments.add_argument("--environment")
     deployments.add_argument("--status")
 
+    review = commands.add_parser("review", help="risk reviews").add_subparsers(dest="action", required=True)
+    submit = command(review, "submit", cmd_review_submit,
+                     "submit a model version for review; with --wait, show check progress and exit 0 if every "
+                     "check passed, 1 if one failed or the review was rejected")
+    submit.add_argument("--model", required=True, type=model_reference, metavar="USE_CASE/MODEL[@N]")
+    submit.add_argument("--version", type=int, help="the version number (or @N in --model)")
+    submit.add_argument("--env", required=True, help="target environment, e.g. production")
+    submit.add_argument("--label-column", default="", help="label column of the version's test dataset")
+    submit.add_argument("--positive-label", default="1", help="label value meaning positive (default 1)")
+    submit.add_argument("--doc", action="append", type=key_value, default=[], metavar="FIELD=TEXT",
+                        help="documentation the policy requires, e.g. human_oversight=...; repeatable")
+    submit.add_argument("--previous-case", type=int, help="the review that requested changes (resubmission)")
+    submit.add_argument("--wait", action="store_true", help="wait for the checks, showing their progress")
+    submit.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait (exit 2 after)")
+    submit.add_argument("--interval", type=float, default=2.0, help="seconds between polls")
+    status = command(review, "status", cmd_review_status,
+                     "show a review and its checks; exit 1 if a check failed or the review was rejected")
+    status.add_argument("case", type=int, metavar="REVIEW_ID")
+    reviews = command(review, "list", cmd_review_list, "list reviews, newest first")
+    reviews.add_argument("--status")
+    reviews.add_argument("--env")
+    reviews.add_argument("--limit", type=int, default=50)
+
+    gate = commands.add_parser("gate", help="the promotion gate").add_subparsers(dest="action", required=True)
+    gate_check = command(gate, "check", cmd_gate_check,
+                         "ask whether an artifact may be deployed: exit 0 allow, 1 deny (reasons printed), "
+                         "2 usage or connection error")
+    gate_check.add_argument("--model", required=True, type=model_reference, metavar="USE_CASE/MODEL[@N]")
+    gate_check.add_argument("--version", type=int, help="the version number (or @N in --model)")
+    gate_check.add_argument("--artifact", required=True, help="the artifact file to deploy, or its SHA-256")
+    gate_check.add_argument("--env", required=True, help="target environment, e.g. production")
+    gate_check.add_argument("--context", action="append", type=key_value, default=[], metavar="KEY=VALUE",
+                            help="pipeline facts recorded with the decision (CI variables are added); repeatable")
+    gate_check.add_argument("--attestation-out", metavar="FILE", help="write the signed attestation (DSSE) here")
+    verify_attestation = command(gate, "verify-attestation", cmd_gate_verify_attestation,
+                                 "verify a gate attestation: exit 0 valid, 1 invalid")
+    verify_attestation.add_argument("file", help="the DSSE envelope --attestation-out wrote")
+    verify_attestation.add_argument("--key", action="append", default=[], metavar="VKEY",
+                                    help="gate verifier key (default: fetched from the server's /api/v1/gate/keys)")
+    verify_attestation.add_argument("--artifact", help="also require it to be about this file or SHA-256")
+
+    report = commands.add_parser("report", help="compliance documents and evidence packs").add_subparsers(
+        dest="action", required=True)
+    generate = command(report, "generate", cmd_report_generate,
+                       "ask for a document; with --wait or --out, wait for it (exit 1 if it failed)")
+    generate.add_argument("--kind", required=True, choices=["annex_iv", "model_card", "validation_report",
+                                                            "audit_extract", "model_inventory", "evidence_pack"])
+    generate.add_argument("--model", type=model_reference, metavar="USE_CASE/MODEL@N",
+                          help="the model version (annex_iv, model_card)")
+    generate.add_argument("--use-case", help="the use case (evidence_pack)")
+    generate.add_argument("--review", type=int, help="the review id (validation_report, evidence_pack)")
+    generate.add_argument("--subject-type", help="audit_extract: e.g. registry.modelversion")
+    generate.add_argument("--subject-id", help="audit_extract: the subject's id")
+    generate.add_argument("--since", help="audit_extract: ISO 8601 time with zone")
+    generate.add_argument("--until", help="audit_extract: ISO 8601 time with zone")
+    generate.add_argument("--checkpoint", type=int, help="reflect this signed checkpoint (tree size)")
+    generate.add_argument("--wait", action="store_true", help="wait until it is generated, showing progress")
+    generate.add_argument("--out", metavar="FILE", help="download it here once generated (implies --wait)")
+    generate.add_argument("--timeout", type=float, default=600.0, help="seconds to wait (exit 2 after)")
+    generate.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    command(report, "status", cmd_report_status, "show a document's status, SHA-256 and audit facts").add_argument(
+        "document", type=int, metavar="DOCUMENT_ID")
+    download = command(report, "download", cmd_report_download, "download a document and check its SHA-256")
+    download.add_argument("document", type=int, metavar="DOCUMENT_ID")
+    download.add_argument("--out", required=True, metavar="FILE")
+    command(report, "list", cmd_report_list, "list the documents you may see").add_argument(
+        "--limit", type=int, default=50)
+
     audit = commands.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
     verify = audit.add_parser("verify", add_help=False,
                               help="verify an evidence pack offline (see `docket audit verify --help`)")
@@ -415,7 +706,8 @@ def main(argv: Sequence[str] | None = None, *, client_factory=None) -> int:
     client_factory = client_factory or DocketClient.from_environment
     as_json = getattr(args, "json", False)
     try:
-        data, text = args.handler(args, client_factory)
+        # A handler may add an exit code for the outcome it reports (e.g. a review that failed a check).
+        data, text, *outcome = args.handler(args, client_factory)
     except UsageError as exc:
         print(f"docket: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -441,7 +733,7 @@ def main(argv: Sequence[str] | None = None, *, client_factory=None) -> int:
         _print_json(data)
     else:
         print(text)
-    return EXIT_OK
+    return outcome[0] if outcome else EXIT_OK
 
 
 if __name__ == "__main__":

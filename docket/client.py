@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import stat
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -308,3 +309,125 @@ class DocketClient:
 
     def list_deployments(self, **filters) -> list[dict]:
         return list(self.paginate("/deployments/", filters))
+
+    # --- reviews ------------------------------------------------------------------------------------
+
+    def submit_review(self, use_case: str, model: str, version: int, environment: str, *, label_column: str = "",
+                      positive_label: str | int = 1, documentation: dict[str, str] | None = None,
+                      previous_case: int | None = None) -> dict:
+        """Submits a model version for review in `environment`; the checks start once Docket commits it.
+        `documentation` adds fields the policy requires beyond the version's own (e.g. human_oversight)."""
+        body = {"use_case": use_case, "model": model, "version": int(version), "environment": environment,
+                "label_column": label_column, "positive_label": positive_label,
+                "documentation": dict(documentation or {})}
+        if previous_case is not None:
+            body["previous_case"] = int(previous_case)
+        return self.request("POST", "/reviews/", json=body)
+
+    def get_review(self, case_id: int) -> dict:
+        return self.request("GET", f"/reviews/{int(case_id)}/")
+
+    def list_reviews(self, *, limit: int | None = None, **filters) -> list[dict]:
+        """Filters: status, environment, use_case, model, version."""
+        return list(self.paginate("/reviews/", filters, limit=limit))
+
+    def list_review_checks(self, case_id: int) -> list[dict]:
+        return list(self.paginate(f"/reviews/{int(case_id)}/checks/"))
+
+    def wait_for_review(self, case_id: int, *, timeout: float = 900.0, interval: float = 2.0,
+                        on_update=None, clock=time.monotonic, sleep=time.sleep) -> dict:
+        """Polls the case until its checks have finished (or it reached a final state) and returns it.
+        `on_update(case)` is called whenever its status or check progress changes. Raises TimeoutError."""
+        deadline = clock() + timeout
+        seen = None
+        while True:
+            case = self.get_review(case_id)
+            state = (case["status"], [(c["kind"], c["status"], c["progress"]) for c in case["checks"]])
+            if on_update is not None and state != seen:
+                on_update(case)
+            seen = state
+            if case["status"] not in ("open", "checks_running"):
+                return case
+            if clock() >= deadline:
+                raise TimeoutError(f"Review {case_id} is still {case['status']} after {timeout:g} s.")
+            sleep(interval)
+
+    # --- reports ------------------------------------------------------------------------------------
+
+    def request_report(self, kind: str, **subject: Any) -> dict:
+        """Asks for a document; generation is queued (the answer has status "queued"). `subject`: use_case,
+        model, version (annex_iv, model_card); review (validation_report); use_case or review
+        (evidence_pack); subject_type, subject_id, since, until (audit_extract); checkpoint (any)."""
+        body = {"kind": kind, **{key: value for key, value in subject.items() if value is not None}}
+        return self.request("POST", "/reports/", json=body)
+
+    def get_report(self, report_id: int) -> dict:
+        return self.request("GET", f"/reports/{int(report_id)}/")
+
+    def list_reports(self, *, limit: int | None = None) -> list[dict]:
+        return list(self.paginate("/reports/", limit=limit))
+
+    def wait_for_report(self, report_id: int, *, timeout: float = 600.0, interval: float = 1.0, on_update=None,
+                        clock=time.monotonic, sleep=time.sleep) -> dict:
+        """Polls until the document is done or failed and returns it; raises TimeoutError."""
+        deadline = clock() + timeout
+        seen = None
+        while True:
+            report = self.get_report(report_id)
+            state = (report["status"], report["progress"])
+            if on_update is not None and state != seen:
+                on_update(report)
+            seen = state
+            if report["status"] in ("done", "failed"):
+                return report
+            if clock() >= deadline:
+                raise TimeoutError(f"Document {report_id} is still {report['status']} after {timeout:g} s.")
+            sleep(interval)
+
+    def download_report(self, report_id: int, destination: str | os.PathLike) -> str:
+        """Writes the generated file to `destination`, checks it against the SHA-256 Docket recorded and
+        returns that SHA-256. Raises DocketError when the bytes differ."""
+        report = self.get_report(report_id)
+        url = f"{API_PREFIX}/reports/{int(report_id)}/download/"
+        digest = hashlib.sha256()
+        try:
+            with self._http.stream("GET", url, headers={"Accept": "application/octet-stream"}) as response:
+                if response.is_error:
+                    response.read()
+                    raise DocketError(response.status_code, response.json() if response.content else {})
+                with open(destination, "wb") as handle:
+                    for chunk in response.iter_bytes():
+                        handle.write(chunk)
+                        digest.update(chunk)
+        except httpx.HTTPError as exc:
+            raise DocketConnectionError(f"Cannot reach Docket at {self.url}: {exc}") from exc
+        if digest.hexdigest() != report["sha256"]:
+            raise DocketError(422, {"title": "Checksum mismatch", "detail": f"The downloaded file's SHA-256 "
+                                    f"{digest.hexdigest()} differs from the recorded {report['sha256']}."})
+        return digest.hexdigest()
+
+    # --- promotion gate -----------------------------------------------------------------------------
+
+    def gate_check(self, model: str, version: int, artifact_sha256: str, environment: str, *,
+                   context: dict | None = None) -> dict:
+        """Asks the gate whether the artifact may go to `environment` now. Returns the decision
+        ({"decision": "allow"|"deny", "reasons", "attestation", ...}); when Docket failed closed (HTTP 503)
+        that is a deny with the reason internal_error, not an exception. `model` is "use-case/model"."""
+        body = {"model": model, "version": version, "artifact_sha256": artifact_sha256,
+                "environment": environment, "context": context or {}}
+        try:
+            return self.request("POST", "/gate/check", json=body)
+        except DocketError as exc:
+            if exc.status == 503 and exc.problem.get("decision") == "deny":
+                return exc.problem
+            raise
+
+    def gate_keys(self) -> list[dict]:
+        """The verifier keys of gate attestations (C2SP vkey text in `vkey`)."""
+        return self.request("GET", "/gate/keys")
+
+    def expiring_approvals(self, within_days: int | None = None) -> list[dict]:
+        return list(self.paginate("/gate/expiring-approvals", {"within_days": within_days}))
+
+    def revoke_approval(self, approval_id: int, reason: str) -> dict:
+        return self.request("POST", f"/gate/approvals/{approval_id}/revoke", json={"reason": reason})

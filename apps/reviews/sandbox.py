@@ -51,6 +51,8 @@ def run_check_process(request: dict, *, limits: Limits, runner_module: str = "ap
         "MPLCONFIGDIR": os.environ.get("TMPDIR", "/tmp"),
         # The runner applies these to itself (RLIMIT_AS, RLIMIT_CPU) before it imports anything heavy.
         "DOCKET_SANDBOX_MEMORY_BYTES": str(limits.memory_bytes), "DOCKET_SANDBOX_CPU_SECONDS": str(limits.cpu_seconds),
+        # ... and dies with this process (see runner.die_with_parent), so no model outlives its worker.
+        "DOCKET_SANDBOX_PARENT_PID": str(os.getpid()),
     })
     process = subprocess.Popen(
         [sys.executable, "-m", runner_module], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

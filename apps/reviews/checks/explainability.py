@@ -108,13 +108,17 @@ def explain(model, features, *, feature_names: list[str], positive_index: int, t
             explainer = shap.explainers.Permutation(positive_probability, masker, seed=seed)
             explainer_name = "PermutationExplainer"
         candidates = np.asarray(features.iloc[chosen] if hasattr(features, "iloc") else features[chosen], dtype=float)
-        # Time a small probe batch, then explain as many rows as the time budget allows.
-        probe = min(len(candidates), 10)
+        # The first call compiles shap's numba kernels (seconds, whatever the rows): explain one row
+        # untimed, time a small probe batch, then explain as many more rows as the rest of the time
+        # budget allows. Timing the compilation would shrink the sample to the probe.
+        explanations = [explainer(candidates[:1])]
+        probe = min(len(candidates), 11)
         probe_started = time.perf_counter()
-        explanations = [explainer(candidates[:probe])]
-        per_row = max((time.perf_counter() - probe_started) / max(probe, 1), 1e-6)
-        budget = float(thresholds.get("time_budget_seconds", 30))
-        sample_size = max(probe, min(len(candidates), int(budget / per_row)))
+        if probe > 1:
+            explanations.append(explainer(candidates[1:probe]))
+        per_row = max((time.perf_counter() - probe_started) / max(probe - 1, 1), 1e-6)
+        budget_left = float(thresholds.get("time_budget_seconds", 30)) - (time.perf_counter() - started)
+        sample_size = max(probe, min(len(candidates), probe + int(max(budget_left, 0.0) / per_row)))
         if sample_size > probe:
             explanations.append(explainer(candidates[probe:sample_size]))
         sample = candidates[:sample_size]

@@ -97,7 +97,23 @@ def apply_limits() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def die_with_parent() -> None:
+    """Asks Linux to kill this process when the worker that started it dies (even by SIGKILL), so a
+    check never outlives its worker and the worker's wall-clock limit."""
+    parent = int(os.environ.get("DOCKET_SANDBOX_PARENT_PID", "0"))
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the worker died before the signal was armed
+        os._exit(1)
+
+
 def main() -> int:
+    die_with_parent()
     apply_limits()
     started = time.perf_counter()
     try:
