@@ -18,6 +18,7 @@ run: $(BIN)/.installed
 	scripts/run-local.sh
 
 test: $(BIN)/.installed
+	scripts/ensure-system-packages.sh
 	scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed

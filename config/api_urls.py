@@ -6,6 +6,9 @@ app_name = "api"
 
 urlpatterns = [
     path("audit/", include("apps.audit.api.urls")),
+    path("gate/", include("apps.gate.api.urls")),
+    path("reports/", include("apps.reports.api.urls")),
     path("", include("apps.registry.api.urls")),
     path("", include("apps.accounts.api.urls")),
+    path("", include("apps.reviews.api.urls")),
 ]

@@ -45,5 +45,15 @@ class Action(models.TextChoices):
     REVIEWS_RISK_ACCEPTED = "reviews.risk.accepted", "Risk of a failed check accepted"
     REVIEWS_DECISION_SIGNED = "reviews.decision.signed", "Review decision signed"
     REVIEWS_APPROVAL_GRANTED = "reviews.approval.granted", "Approval granted"
+    # gate
+    GATE_DECISION_RECORDED = "gate.decision.recorded", "Gate decision recorded"
+    GATE_CHECK_FAILED = "gate.check.failed", "Gate check failed closed (internal error)"
+    GATE_APPROVAL_REVOKED = "gate.approval.revoked", "Approval revoked"
+    GATE_OVERRIDE_GRANTED = "gate.override.granted", "Emergency deployment override granted"
+    GATE_DEPLOYMENT_AUTHORIZED = "gate.deployment.authorized", "Deployment checked against the gate"
+    # reports
+    REPORTS_DOCUMENT_REQUESTED = "reports.document.requested", "Compliance document requested"
+    REPORTS_DOCUMENT_GENERATED = "reports.document.generated", "Compliance document generated"
+    REPORTS_DOCUMENT_FAILED = "reports.document.failed", "Compliance document generation failed"
     # audit
     AUDIT_SIGNING_KEY_ROTATED = "audit.signing_key.rotated", "Audit signing key rotated"

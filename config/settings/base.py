@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.registry",
     "apps.reviews",
+    "apps.gate",
+    "apps.reports",
 ]
 
 MIDDLEWARE = [
@@ -146,6 +148,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict = (
     if env_str("DOCKET_CELERY_FILESYSTEM_DIR")
     else {}
 )
+# Redis: a task a worker took but never acknowledged (the worker died) is delivered again after this
+# many seconds. Keep it above the longest task (a review check: DOCKET_REVIEW_CHECK_WALL_SECONDS + 120).
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] = env_int("DOCKET_CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600)
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", None)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -203,6 +209,21 @@ DOCKET_AUDIT_WITNESS_URLS = env_list("DOCKET_AUDIT_WITNESS_URLS", [])
 # Generate a signing key into DOCKET_AUDIT_SIGNING_KEY_FILE on first use (local demo and tests only;
 # in production a missing key is an error: create one with `manage.py audit init-key`).
 DOCKET_AUDIT_AUTOCREATE_KEY = env_bool("DOCKET_AUDIT_AUTOCREATE_KEY", False)
+# Promotion gate (docs/gate.md): what each environment requires, the attestation key, time windows.
+# "approval" = a valid Approval for the environment; "checks" = passing automated review checks (or an
+# approval). Environments not listed need an approval.
+DOCKET_GATE_REQUIREMENTS = dict(
+    item.split("=", 1)
+    for item in env_list("DOCKET_GATE_REQUIREMENTS", ["development=checks", "staging=checks", "production=approval"])
+)
+DOCKET_GATE_SIGNING_KEY = env_str("DOCKET_GATE_SIGNING_KEY", None)
+DOCKET_GATE_SIGNING_KEY_FILE = env_str("DOCKET_GATE_SIGNING_KEY_FILE", str(VAR_DIR / "keys" / "gate-attestation.key"))
+DOCKET_GATE_KEY_NAME = env_str("DOCKET_GATE_KEY_NAME", "docket.localhost/gate")
+DOCKET_GATE_STATEMENT_TIMEOUT_MS = env_int("DOCKET_GATE_STATEMENT_TIMEOUT_MS", 2000)
+DOCKET_GATE_DECISION_VALID_SECONDS = env_int("DOCKET_GATE_DECISION_VALID_SECONDS", 24 * 3600)
+DOCKET_GATE_OVERRIDE_VALID_MINUTES = env_int("DOCKET_GATE_OVERRIDE_VALID_MINUTES", 240)
+DOCKET_GATE_EXPIRY_WARNING_DAYS = env_int("DOCKET_GATE_EXPIRY_WARNING_DAYS", 30)
+DOCKET_GATE_MAX_REQUEST_BYTES = env_int("DOCKET_GATE_MAX_REQUEST_BYTES", 64 * 1024)
 CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
     "task": "apps.audit.tasks.checkpoint_sign_task",
     "schedule": float(DOCKET_AUDIT_CHECKPOINT_INTERVAL_SECONDS),

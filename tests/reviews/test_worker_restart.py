@@ -4,8 +4,8 @@ the broker's visibility timeout has passed, runs the check from the start and co
 
 The check is made slow deterministically by the policy, not by a test hook: the explainability check
 explains as many rows as its locked `time_budget_seconds` allows, on an evaluation set larger than it
-can finish. Needs `redis-server` (Debian's package; installed here when running as root with apt-get,
-as scripts/with-postgres.sh does for PostgreSQL)."""
+can finish. Needs `redis-server` (Debian's package; `make test` installs it as root with apt-get through
+scripts/ensure-system-packages.sh, as scripts/with-postgres.sh does for PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -40,12 +40,8 @@ SHAP_TIME_BUDGET_SECONDS = 20
 
 
 def _redis_server_binary() -> str | None:
-    found = shutil.which("redis-server")
-    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server",
-                       shell=True, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
-        found = shutil.which("redis-server")
-    return found
+    """`make test` installs Debian's redis-server (scripts/ensure-system-packages.sh) when it can."""
+    return shutil.which("redis-server")
 
 
 def _free_port() -> int:
