@@ -1,5 +1,7 @@
-"""Whole reviews with the real checks (task functions called in this process; the model runs in its
-limited child process): a fair model to a signed approval, a biased one to a finding and a rejection."""
+"""Whole reviews with the real checks: a fair model to a signed approval and a biased one to a finding
+and a rejection, with the checks run by a real Celery worker (queued on commit when the case opens; the
+model runs in the worker's limited child process); and limit and tamper cases with the task functions
+called in this process."""
 
 import datetime as dt
 
@@ -8,9 +10,10 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEntry
 from apps.reviews import services
-from apps.reviews.models import Approval, CheckStatus, ReviewStatus
+from apps.reviews.models import Approval, CheckStatus, ReviewCase, ReviewStatus
 from apps.reviews.tasks import check_run_task, review_checks_start_task
 from tests.factories.reviews import trained_model_version
+from tests.integration.worker import running_celery_worker, wait_for
 
 from .conftest import PASSWORD
 
@@ -25,13 +28,28 @@ def run_all_checks(case):
     return {result.kind: result for result in case.check_results.all()}
 
 
+@pytest.fixture
+def celery_worker_log(tmp_path):
+    """A real Celery worker, running before the case opens so that it takes the tasks queued on commit."""
+    with running_celery_worker(tmp_path / "celery") as log:
+        yield log
+
+
+def checks_run_by_the_worker(case, log):
+    wait_for(lambda: ReviewCase.objects.get(pk=case.pk).status == ReviewStatus.AWAITING_VALIDATION,
+             timeout=300, interval=1.0, log_path=log)
+    case.refresh_from_db()
+    return {result.kind: result for result in case.check_results.all()}
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_fair_model_goes_from_submission_through_every_check_to_a_signed_approval(
-    open_case, use_case, developer, validator, approver
+    celery_worker_log, open_case, use_case, developer, validator, approver
 ):
     # Enough rows that the intersectional groups (sex x age band) are measured precisely.
     version = trained_model_version(use_case=use_case, registered_by=developer, rows=20000, seed=31)
     case = open_case(model_version=version)
-    results = run_all_checks(case)
+    results = checks_run_by_the_worker(case, celery_worker_log)
 
     assert case.status == ReviewStatus.AWAITING_VALIDATION
     assert {kind: result.status for kind, result in results.items()} == {
@@ -73,14 +91,15 @@ def test_a_fair_model_goes_from_submission_through_every_check_to_a_signed_appro
     assert AuditEntry.objects.count() == before
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_biased_model_fails_fairness_gets_a_finding_and_is_rejected(
-    use_case, developer, submitter, validator
+    celery_worker_log, use_case, developer, submitter, validator
 ):
     version = trained_model_version(use_case=use_case, registered_by=developer, bias=2.5, seed=21,
                                     estimator="gradient_boosting")
     case = services.review_open(actor=submitter, model_version=version, environment="production",
                                 label_column="defaulted", documentation={"human_oversight": "Officer review."})
-    results = run_all_checks(case)
+    results = checks_run_by_the_worker(case, celery_worker_log)
 
     fairness = results["fairness"]
     assert fairness.status == CheckStatus.FAILED
