@@ -43,6 +43,7 @@ class Action(models.TextChoices):
     REVIEWS_FINDING_RAISED = "reviews.finding.raised", "Review finding raised"
     REVIEWS_FINDING_RESOLVED = "reviews.finding.resolved", "Review finding resolved"
     REVIEWS_RISK_ACCEPTED = "reviews.risk.accepted", "Risk of a failed check accepted"
+    REVIEWS_FINDING_REASSIGNED = "reviews.finding.reassigned", "Finding owner or due date changed"
     REVIEWS_DECISION_SIGNED = "reviews.decision.signed", "Review decision signed"
     REVIEWS_APPROVAL_GRANTED = "reviews.approval.granted", "Approval granted"
     # gate

@@ -780,6 +780,44 @@ def finding_resolve(*, actor, finding: Finding, resolution: str) -> Finding:
     return finding
 
 
+def finding_reassign(*, actor, finding: Finding, reason: str, owner=None, due_date: dt.date | None = None) -> Finding:
+    """A validator or approver gives an open finding a new owner and/or due date, saying why."""
+    case = finding.case
+    _require_reviewer(actor, case, roles=(Role.VALIDATOR, Role.APPROVER), doing="reassign findings on this review")
+    errors: dict[str, list[str]] = {}
+    reason = str(reason or "").strip()
+    if not reason:
+        errors["reason"] = ["Say why the finding is reassigned."]
+    if owner is None and due_date is None:
+        errors["__all__"] = ["Give a new owner, a new due date, or both."]
+    if owner is not None and (not getattr(owner, "pk", None) or not owner.is_active):
+        errors["owner"] = ["An active user must own the finding."]
+    if due_date is not None:
+        if not isinstance(due_date, dt.date) or isinstance(due_date, dt.datetime):
+            errors["due_date"] = ["A date."]
+        elif due_date < timezone.localdate():
+            errors["due_date"] = ["The due date is in the past."]
+    if errors:
+        raise ValidationFailed("The finding was not reassigned", field_errors=errors)
+    with transaction.atomic():
+        finding = Finding.objects.select_for_update().select_related("owner").get(pk=finding.pk)
+        if finding.status != FindingStatus.OPEN:
+            raise Conflict(f"Finding {finding.pk} is {finding.status}; only open findings are reassigned.")
+        changes = {}
+        if owner is not None and owner.pk != finding.owner_id:
+            changes["owner"] = {"before": finding.owner.display_name, "after": owner.display_name}
+            finding.owner = owner
+        if due_date is not None and due_date != finding.due_date:
+            changes["due_date"] = {"before": finding.due_date, "after": due_date}
+            finding.due_date = due_date
+        if not changes:
+            raise Conflict(f"Finding {finding.pk} already has that owner and due date.")
+        finding.save(update_fields=["owner", "due_date"])
+        record(actor=actor, action=Action.REVIEWS_FINDING_REASSIGNED, subject=finding,
+               data={"case": case.pk, **changes, "reason": reason})
+    return finding
+
+
 def risk_accept(*, actor, check_result: CheckResult, rationale: str) -> RiskAcceptance:
     """An approver accepts the risk of a failed (or uncompleted) check with a written rationale."""
     case = check_result.case

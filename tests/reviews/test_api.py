@@ -551,3 +551,25 @@ def test_the_submitter_withdraws_a_case_and_a_validator_may_not(submitter, valid
     assert (entry.action, entry.data["status"]) == ("reviews.case.withdrawn", {"before": "open", "after": "withdrawn"})
     assert_problem(post(client_for(submitter), f"{REVIEWS}{case.pk}/withdraw/", {"reason": "Again."}),
                    409, "conflict")
+
+
+def test_a_validator_reassigns_a_finding_and_bad_reassignments_change_nothing(
+    validator, submitter, case_awaiting_validation, state
+):
+    case = case_awaiting_validation
+    client = client_for(validator)
+    finding_id = post(client, f"{REVIEWS}{case.pk}/findings/", finding_body(submitter)).json()["id"]
+    url = f"{REVIEWS}{case.pk}/findings/{finding_id}/reassign/"
+
+    before = state()
+    assert_problem(post(client, url, {"owner": "nobody-of-that-name", "reason": "x"}), 400, "validation-failed",
+                   field="owner")
+    assert_problem(post(client, url, {"reason": "x", "priority": "urgent"}), 400, "validation-failed")
+    assert_problem(post(client_for(submitter), url, {"owner": validator.username, "reason": "x"}),
+                   403, "permission-denied")
+    assert state() == before
+
+    response = post(client, url, {"owner": validator.username, "reason": "Submitter on leave."})
+    assert response.status_code == 200, response.content
+    assert response.json()["owner"] == validator.username
+    assert last_entry().action == "reviews.finding.reassigned"

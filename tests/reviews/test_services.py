@@ -439,3 +439,48 @@ def test_findings_refuse_bad_input_and_change_nothing(case_awaiting_validation, 
                                due_date=timezone.localdate() - dt.timedelta(days=1))
     assert set(refused.value.field_errors) == {"severity", "title", "description", "due_date"}
     assert not Finding.objects.exists() and audit_count() == before
+
+
+def _open_finding(case, validator, owner):
+    return services.finding_raise(actor=validator, case=case, severity="medium", title="Thin documentation",
+                                  description="Limitations are one line.", owner=owner,
+                                  due_date=timezone.localdate() + dt.timedelta(days=7))
+
+
+def test_a_reviewer_reassigns_an_open_finding_and_the_before_after_is_audited(
+    case_awaiting_validation, validator, submitter, last_entry
+):
+    finding = _open_finding(case_awaiting_validation, validator, submitter)
+    new_due = timezone.localdate() + dt.timedelta(days=21)
+    services.finding_reassign(actor=validator, finding=finding, owner=validator, due_date=new_due,
+                              reason="The submitter is on leave.")
+    finding.refresh_from_db()
+    assert (finding.owner, finding.due_date) == (validator, new_due)
+    entry = last_entry()
+    assert (entry.action, entry.subject_id) == ("reviews.finding.reassigned", str(finding.pk))
+    assert entry.data["owner"] == {"before": submitter.display_name, "after": validator.display_name}
+    assert entry.data["due_date"]["after"] == new_due.isoformat()
+    assert entry.data["reason"] == "The submitter is on leave."
+
+
+def test_reassigning_refuses_bad_input_a_resolved_finding_and_no_change_and_changes_nothing(
+    case_awaiting_validation, validator, submitter, audit_count
+):
+    finding = _open_finding(case_awaiting_validation, validator, submitter)
+    before = audit_count()
+    with pytest.raises(ValidationFailed) as refused:
+        services.finding_reassign(actor=validator, finding=finding, reason="",
+                                  due_date=timezone.localdate() - dt.timedelta(days=1))
+    assert set(refused.value.field_errors) == {"reason", "due_date"}
+    with pytest.raises(ValidationFailed, match="not reassigned"):
+        services.finding_reassign(actor=validator, finding=finding, reason="Nothing given.")
+    with pytest.raises(Conflict, match="already has that owner"):
+        services.finding_reassign(actor=validator, finding=finding, owner=submitter, reason="Same owner.")
+    with pytest.raises(PermissionDenied):
+        services.finding_reassign(actor=submitter, finding=finding, owner=validator, reason="Not theirs to move.")
+    services.finding_resolve(actor=validator, finding=finding, resolution="Documented.")
+    resolved_at = audit_count()
+    with pytest.raises(Conflict, match="only open findings"):
+        services.finding_reassign(actor=validator, finding=finding, owner=validator, reason="Too late.")
+    finding.refresh_from_db()
+    assert finding.owner == submitter and resolved_at == before + 1 and audit_count() == resolved_at

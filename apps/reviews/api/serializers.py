@@ -248,6 +248,12 @@ class FindingResolveIn(StrictInputSerializer):
     resolution = serializers.CharField(max_length=20000)
 
 
+class FindingReassignIn(StrictInputSerializer):
+    owner = serializers.CharField(max_length=150, required=False, help_text="Username of the new owner.")
+    due_date = serializers.DateField(required=False)
+    reason = serializers.CharField(max_length=5000)
+
+
 class ReviewRiskAcceptIn(StrictInputSerializer):
     rationale = serializers.CharField(max_length=20000)
 

@@ -17,6 +17,8 @@ urlpatterns = [
     path("reviews/<int:pk>/findings/<int:finding_pk>/", views.FindingDetailView.as_view(), name="finding-detail"),
     path("reviews/<int:pk>/findings/<int:finding_pk>/resolve/", views.FindingResolveView.as_view(),
          name="finding-resolve"),
+    path("reviews/<int:pk>/findings/<int:finding_pk>/reassign/", views.FindingReassignView.as_view(),
+         name="finding-reassign"),
     path("reviews/<int:pk>/decisions/", views.DecisionListView.as_view(), name="decision-list"),
     path("reviews/<int:pk>/decisions/<int:decision_pk>/", views.DecisionDetailView.as_view(), name="decision-detail"),
     path("reviews/<int:pk>/validate/", views.ValidateView.as_view(), name="validate"),

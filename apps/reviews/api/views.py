@@ -293,6 +293,23 @@ class FindingResolveView(ReviewsView):
         return Response(s.FindingOut(access.finding(request, pk, finding_pk)).data)
 
 
+class FindingReassignView(ReviewsView):
+    queryset = Finding.objects.none()
+    serializer_class = s.FindingOut
+    required_scopes = READ_AND_REVIEW
+
+    @extend_schema(operation_id="review_findings_reassign", request=s.FindingReassignIn,
+                   responses={200: s.FindingOut, **WRITE_ERRORS})
+    def post(self, request, pk: int, finding_pk: int):
+        finding = access.finding(request, pk, finding_pk)
+        data = self.parse(s.FindingReassignIn)
+        services.finding_reassign(
+            actor=request.user, finding=finding, reason=data["reason"],
+            owner=_owner(data["owner"]) if "owner" in data else None, due_date=data.get("due_date"),
+        )
+        return Response(s.FindingOut(access.finding(request, pk, finding_pk)).data)
+
+
 # --- decisions --------------------------------------------------------------------------------------
 
 
