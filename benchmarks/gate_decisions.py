@@ -1,0 +1,598 @@
+"""Gate decisions under load: Docket's `POST /api/v1/gate/check` vs MLflow's alias lookup, same run.
+
+Docket: the test settings with persistent database connections (CONN_MAX_AGE 60 and health checks, as
+base.py/production.py configure them; the test settings drop them) against the PostgreSQL that
+scripts/with-postgres.sh starts, served by gunicorn (`--workers 2 --threads 4`, gthread) on loopback.
+The caller is a team's deployment pipeline (service account with a `gate:check` API key) asking about
+an approved version with its registered SHA-256 for production: every answer must be HTTP 200 with
+`"decision": "allow"`. Each decision authenticates the key, evaluates the policy, writes a
+`gate.decision.recorded` audit entry (sequencer lock, leaf hash; checkpoints as the window fills),
+stores a GateDecision row and signs an Ed25519 DSSE attestation.
+
+MLflow: `mlflow server` (`--workers 2`) on loopback with a PostgreSQL backend store — a separate
+database `mlflow` on the same PostgreSQL server — queried with
+`GET /api/2.0/mlflow/registered-models/alias?name=...&alias=production`, the call pipelines make today
+(one registered model, one version, one alias). Every answer must be HTTP 200 naming version 1.
+MLflow lives only in its own virtual environment (/tmp/mlflow-venv by default; created with mlflow and
+psycopg2-binary on first use) — never in Docket's .venv or pyproject.toml.
+
+Load: a separate client process (httpx, asyncio, one keep-alive connection per client) runs 1, 16 and
+64 concurrent closed-loop clients; at each level Docket then MLflow, each with a warm-up followed by a
+fixed measuring window. Latency is client-side. Everything (PostgreSQL, both servers, the client)
+shares this machine's CPUs.
+
+    scripts/with-postgres.sh .venv/bin/python benchmarks/gate_decisions.py [--duration 15] [--warmup 3]
+        [--levels 1,16,64] [--workers 2] [--threads 4] [--profile]
+
+`--profile` also profiles gate checks in-process (cProfile, through the Django test client, so
+authentication, DRF and the service are all included) and prints where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+
+MODEL_REFERENCE = "credit-scoring/default-lr"
+ENVIRONMENT = "production"
+MLFLOW_MODEL = "credit-scoring.default-lr"
+MLFLOW_ALIAS = "production"
+TARGET_THROUGHPUT = 300.0
+
+
+# --- the Docket WSGI application gunicorn serves ------------------------------------------------------
+
+
+def docket_application():
+    """gunicorn's application factory (`benchmarks.gate_decisions:docket_application()`): the test
+    settings with the persistent connections production uses (CONN_MAX_AGE from BENCH_CONN_MAX_AGE)."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    database["CONN_MAX_AGE"] = int(os.environ.get("BENCH_CONN_MAX_AGE", "60"))
+    database["CONN_HEALTH_CHECKS"] = True
+    from django.core.wsgi import get_wsgi_application
+
+    return get_wsgi_application()
+
+
+# --- servers ----------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, *, timeout: float = 180.0, headers: dict | None = None) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, headers=headers, timeout=2.0).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{url} did not come up within {timeout:.0f} s")
+
+
+def ensure_mlflow_venv(venv: Path) -> Path:
+    python = venv / "bin" / "python"
+    if not (venv / "bin" / "mlflow").exists():
+        print(f"creating {venv} and installing mlflow into it (once)", flush=True)
+        subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "mlflow", "psycopg2-binary"], check=True)
+    elif subprocess.run([str(python), "-c", "import psycopg2"], capture_output=True, check=False).returncode != 0:
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "psycopg2-binary"], check=True)
+    return venv / "bin" / "mlflow"
+
+
+def docket_server(port: int, env: dict, *, workers: int, threads: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "benchmarks.gate_decisions:docket_application()",
+         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+         "--worker-class", "gthread", "--keep-alive", "30", "--backlog", "512", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )
+
+
+def mlflow_server(mlflow: Path, port: int, backend: str, artifacts: Path, workers: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+         "--backend-store-uri", backend, "--default-artifact-root", str(artifacts)],
+        stdout=subprocess.DEVNULL, stderr=(artifacts.parent / "mlflow-server.log").open("wb"),
+    )
+
+
+# --- Docket: data -----------------------------------------------------------------------------------
+
+
+def docket_seed() -> dict:
+    """The gate tests' arrangement (tests/gate/conftest.py): a team's high-risk use case, a model and a
+    registered version, a review case approved by an approver with a valid Approval for production, and
+    the team's deploy pipeline with a gate:check key. Returns the request body and the key."""
+    import datetime as dt
+
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+    from django.utils import timezone
+    from guardian.shortcuts import assign_perm
+
+    from apps.accounts.roles import Role
+    from apps.accounts.scopes import Scope
+    from apps.audit.signing import load_signer
+    from apps.gate.keys import attestation_signer
+    from apps.reviews.models import (
+        Approval,
+        CheckResult,
+        CheckStatus,
+        Decision,
+        ReviewCase,
+        ReviewPolicy,
+        ReviewStatus,
+        SignatureMeaning,
+    )
+    from tests.factories.accounts import TeamFactory, UserFactory, api_key_with_plaintext
+    from tests.factories.registry import ModelFactory, ModelVersionFactory, UseCaseFactory
+
+    call_command("migrate", verbosity=0)
+    for role in Role:
+        Group.objects.get_or_create(name=str(role))
+    team = TeamFactory(key="credit-risk")
+    use_case = UseCaseFactory(key="credit-scoring", owner_team=team, risk_class="high", model_risk_tier="2")
+    model = ModelFactory(use_case=use_case, key="default-lr")
+    version = ModelVersionFactory(model=model, number=1)
+    _, plaintext = api_key_with_plaintext(
+        service_account__name="deploy-pipeline", service_account__team=team,
+        service_account__scopes=[Scope.GATE_CHECK, Scope.DEPLOYMENTS_WRITE, Scope.READ],
+    )
+    submitter = UserFactory(username="sam-submitter", roles=[Role.SUBMITTER], teams=[team])
+    approver = UserFactory(username="ada-approver", first_name="Ada", last_name="Approver", roles=[Role.APPROVER])
+    assign_perm("registry.review_usecase", approver, use_case)
+    policy = ReviewPolicy.objects.create(
+        key="bench", version=1, name="Benchmark", required_checks=["documentation"], thresholds={},
+        approval_validity_days=180, change_reason="benchmark",
+    )
+    case = ReviewCase(model_version=version, environment=ENVIRONMENT, status=ReviewStatus.APPROVED, policy=policy,
+                      policy_snapshot=policy.snapshot(), policy_snapshot_sha256="0" * 64, thresholds={},
+                      submitted_by=submitter)
+    case.save()
+    CheckResult.objects.create(case=case, kind="documentation", status=CheckStatus.PASSED)
+    approved = timezone.now() - dt.timedelta(days=1)
+    Decision(case=case, meaning=SignatureMeaning.APPROVED, signer=approver, signer_printed_name=approver.display_name,
+             signed_at=approved, manifest={}, manifest_sha256="1" * 64).save()
+    Approval(case=case, model_version=version, artifact_sha256=version.artifact_sha256, environment=ENVIRONMENT,
+             approved_at=approved, expires_at=approved + dt.timedelta(days=180),
+             conditions=["Human review of every decline."]).save()
+    # Create both keys here, once, rather than racing in the gunicorn workers.
+    load_signer()
+    attestation_signer()
+    body = {"model": MODEL_REFERENCE, "version": version.number, "artifact_sha256": version.artifact_sha256,
+            "environment": ENVIRONMENT,
+            "context": {"pipeline": "deploy", "run_url": "https://ci.example/run/7", "commit": "abc1234"}}
+    from django.db import connection
+
+    connection.close()
+    return {"body": body, "key": plaintext}
+
+
+def postgres_settings() -> dict[str, str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        values = {}
+        for name in ("server_version", "fsync", "synchronous_commit", "full_page_writes", "max_connections"):
+            cursor.execute(f"SHOW {name}")
+            values[name] = cursor.fetchone()[0]
+    connection.close()
+    return values
+
+
+def create_mlflow_database() -> str:
+    """Creates the database `mlflow` on the same PostgreSQL server; returns its SQLAlchemy URL."""
+    import psycopg
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    with psycopg.connect(host=database["HOST"], port=database["PORT"], user=database["USER"],
+                         dbname=database["NAME"], autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = 'mlflow'").fetchone():
+            connection.execute("CREATE DATABASE mlflow")
+    password = f":{database['PASSWORD']}" if database.get("PASSWORD") else ""
+    return f"postgresql+psycopg2://{database['USER']}{password}@{database['HOST']}:{database['PORT']}/mlflow"
+
+
+# --- MLflow: data -----------------------------------------------------------------------------------
+
+
+def mlflow_seed(base: str) -> None:
+    import httpx
+
+    with httpx.Client(base_url=base + "/api/2.0/mlflow", timeout=60.0) as api:
+        api.post("/registered-models/create", json={"name": MLFLOW_MODEL}).raise_for_status()
+        api.post("/model-versions/create", json={
+            "name": MLFLOW_MODEL, "source": "s3://bench/artifacts/default-lr/1/model", "run_id": "",
+            "description": "Scores credit applications.",
+        }).raise_for_status()
+        api.post("/registered-models/alias",
+                 json={"name": MLFLOW_MODEL, "alias": MLFLOW_ALIAS, "version": "1"}).raise_for_status()
+        answer = api.get("/registered-models/alias", params={"name": MLFLOW_MODEL, "alias": MLFLOW_ALIAS})
+        answer.raise_for_status()
+        assert answer.json()["model_version"]["version"] == "1", answer.text
+
+
+# --- CPU accounting (robust to other load on the machine) ----------------------------------------------
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User+system CPU seconds of process `root` and its live descendants, from /proc."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    total, frontier = 0.0, [root]
+    while frontier:
+        pid = frontier.pop()
+        total += times.get(pid, 0.0)
+        frontier.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+def process_tree(root: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue
+    tree, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        tree.append(pid)
+        frontier.extend(child for child, parent in parents.items() if parent == pid)
+    return tree
+
+
+def signal_tree(root: int, signal_number: int) -> None:
+    """Stops (SIGSTOP) or resumes (SIGCONT) a server this script started, with all its processes, so
+    the idle one's background work (MLflow's job-runner consumers poll) does not take CPU from the
+    one being measured."""
+    for pid in process_tree(root):
+        try:
+            os.kill(pid, signal_number)
+        except ProcessLookupError:
+            pass
+
+
+def postmaster_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    with open(f"/proc/{backend}/stat") as handle:
+        parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+    connection.close()
+    return parent
+
+
+# --- the load-generating client (a separate process) ------------------------------------------------
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+async def _drive(spec: dict) -> dict:
+    import httpx
+
+    concurrency, warmup, duration = spec["concurrency"], spec["warmup"], spec["duration"]
+    if spec["target"] == "docket":
+        method, url, payload = "POST", spec["base"] + "/api/v1/gate/check", json.dumps(spec["body"]).encode()
+        headers = {"Authorization": f"Bearer {spec['key']}", "Content-Type": "application/json"}
+        params = None
+
+        def ok(response) -> bool:
+            return response.status_code == 200 and response.json().get("decision") == "allow"
+    else:
+        method, url, payload, headers = "GET", spec["base"] + "/api/2.0/mlflow/registered-models/alias", None, {}
+        params = {"name": MLFLOW_MODEL, "alias": MLFLOW_ALIAS}
+
+        def ok(response) -> bool:
+            return response.status_code == 200 and response.json()["model_version"]["version"] == "1"
+
+    latencies: list[float] = []
+    errors: list[str] = []
+    answered = [0]
+    started_at = time.monotonic()
+    measure_from = started_at + warmup
+    stop_at = measure_from + duration
+
+    async def client() -> None:
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        async with httpx.AsyncClient(limits=limits, timeout=60.0, headers=headers) as http:
+            while True:
+                begun = time.monotonic()
+                if begun >= stop_at:
+                    return
+                try:
+                    response = await http.request(method, url, content=payload, params=params)
+                    good = ok(response)
+                    problem = None if good else f"HTTP {response.status_code}: {response.text[:200]}"
+                except Exception as error:  # noqa: BLE001 - a transport error counts as an error, not a crash
+                    problem = f"{type(error).__name__}: {error}"
+                ended = time.monotonic()
+                answered[0] += 1
+                if measure_from <= begun and ended <= stop_at:
+                    latencies.append((ended - begun) * 1000)
+                    if problem:
+                        errors.append(problem)
+                elif begun < measure_from and problem and not errors:
+                    errors.append(f"(warm-up) {problem}")
+
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    client_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    # Throughput counts requests that started and ended inside the measuring window, over the window.
+    return {
+        "n": len(latencies),
+        "errors": len([e for e in errors if not e.startswith("(warm-up)")]),
+        "warmup_error": next((e for e in errors if e.startswith("(warm-up)")), None),
+        "first_error": next((e for e in errors if not e.startswith("(warm-up)")), None),
+        "p50": statistics.median(latencies) if latencies else float("nan"),
+        "p99": percentile(latencies, 99) if latencies else float("nan"),
+        "throughput": len(latencies) / duration,
+        "client_cpu_share": client_cpu / (warmup + duration),
+        "answered": answered[0],
+    }
+
+
+def run_client(spec: dict, *, server: int, postgres: int) -> dict:
+    """Runs the load in a separate process (this script with --client) and returns its figures, with
+    the CPU the server's process tree and PostgreSQL used per answered request (warm-up included)."""
+    server_before, postgres_before = tree_cpu_seconds(server), tree_cpu_seconds(postgres)
+    completed = subprocess.run([sys.executable, __file__, "--client", json.dumps(spec)], capture_output=True,
+                               text=True, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(f"the load client failed:\n{completed.stderr[-3000:]}")
+    figures = json.loads(completed.stdout.strip().splitlines()[-1])
+    answered = max(1, figures["answered"])
+    figures["server_cpu_ms"] = (tree_cpu_seconds(server) - server_before) / answered * 1000
+    figures["postgres_cpu_ms"] = (tree_cpu_seconds(postgres) - postgres_before) / answered * 1000
+    return figures
+
+
+# --- profiling ----------------------------------------------------------------------------------------
+
+
+def profile_in_process(seed: dict, requests: int) -> None:
+    """cProfile around `requests` gate checks through the Django test client (auth, DRF, the service)."""
+    import cProfile
+    import pstats
+
+    from django.conf import settings
+    from django.test import Client
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 60
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {seed['key']}")
+    body = json.dumps(seed["body"])
+
+    def ask():
+        response = client.post("/api/v1/gate/check", data=body, content_type="application/json")
+        assert response.status_code == 200 and response.json()["decision"] == "allow", response.content[:300]
+
+    from django.db import connection
+
+    for _ in range(20):
+        ask()
+    statements: list[tuple[float, str]] = []
+
+    def note(execute, sql, params, many, context):  # request_started clears queries_log; wrap instead
+        begun = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            statements.append(((time.perf_counter() - begun) * 1000, sql))
+
+    with connection.execute_wrapper(note):
+        for _ in range(5):
+            statements.clear()
+            ask()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for _ in range(requests):
+        ask()
+    wall = (time.perf_counter() - started) / requests * 1000
+    cpu = (time.process_time() - cpu_started) / requests * 1000
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        ask()
+    profiler.disable()
+    print(f"\nIn-process profile: {requests} gate checks through the Django test client (one thread, persistent "
+          f"connection), without the profiler: {wall:.2f} ms wall and {cpu:.2f} ms of Python CPU each; "
+          f"{len(statements)} SQL statements per check:")
+    for took, sql in statements:
+        print(f"    {took:6.2f} ms  {' '.join(sql.split())[:150]}")
+    stats = pstats.Stats(profiler)
+    total = max(ct for (_, _, name), (_, _, _, ct, _) in stats.stats.items() if name == "get_response")
+    parts = [("authenticate_api_key", "API-key authentication"), ("parse", "request parsing/validation"),
+             ("_find_version", "_find_version (visible_use_cases + version)"),
+             ("visible_use_cases", "  of which visible_use_cases (guardian)"),
+             ("_approval_summary", "_approval_summary"), ("_checkpoint", "_checkpoint"),
+             ("record", "audit record"), ("_sign", "attestation signing"), ("save", "GateDecision save (any save)"),
+             ("as_dict", "Decision.as_dict")]
+    print(f"  share of the request (profiled {total / requests * 1000:.1f} ms each):")
+    for function, label in parts:
+        cumulative = sum(ct for (path, _, name), (_, _, _, ct, _) in stats.stats.items()
+                         if name == function and "/apps/" in path)
+        print(f"    {label:45} {cumulative / requests * 1000:6.2f} ms  {cumulative / total:5.0%}")
+    stats.sort_stats("cumulative").print_stats(r"(apps|rest_framework|django/db/backends|django/core/handlers|"
+                                               r"psycopg|cryptography|json)", 45)
+
+
+# --- the run ----------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=15.0, help="measuring window per level and server, s")
+    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up before each window, s")
+    parser.add_argument("--levels", default="1,16,64", help="concurrent clients, comma-separated")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes (both servers)")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per Docket worker")
+    parser.add_argument("--conn-max-age", type=int, default=60, help="Docket's CONN_MAX_AGE (0: connect per request)")
+    parser.add_argument("--mlflow-venv", type=Path, default=Path("/tmp/mlflow-venv"))
+    parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="also profile gate checks in-process")
+    parser.add_argument("--profile-requests", type=int, default=300)
+    parser.add_argument("--client", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        print(json.dumps(asyncio.run(_drive(json.loads(args.client)))))
+        return
+    if "DATABASE_URL" not in os.environ:
+        raise SystemExit("run under scripts/with-postgres.sh, which provides DATABASE_URL")
+    levels = [int(level) for level in args.levels.split(",")]
+
+    mlflow_bin = None if args.skip_mlflow else ensure_mlflow_venv(args.mlflow_venv)
+    work = Path(tempfile.mkdtemp(prefix="docket-gate-bench-"))
+    processes: list[subprocess.Popen] = []
+    try:
+        os.environ["DOCKET_GATE_SIGNING_KEY_FILE"] = str(work / "keys" / "gate-attestation.key")
+        os.environ["DOCKET_GATE_KEY_NAME"] = "docket.bench/gate"
+        seed = docket_seed()
+        pg = postgres_settings()
+        postgres = postmaster_pid()
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test", DJANGO_MEDIA_ROOT=str(work / "media"),
+                   BENCH_CONN_MAX_AGE=str(args.conn_max_age))
+        docket_port = free_port()
+        processes.append(docket_server(docket_port, env, workers=args.workers, threads=args.threads))
+        docket_base = f"http://127.0.0.1:{docket_port}"
+        mlflow_base = None
+        if mlflow_bin is not None:
+            backend = create_mlflow_database()
+            mlflow_port = free_port()
+            processes.append(mlflow_server(mlflow_bin, mlflow_port, backend, work / "mlflow-artifacts", args.workers))
+            mlflow_base = f"http://127.0.0.1:{mlflow_port}"
+        wait_until_up(docket_base + "/api/v1/me/", headers={"Authorization": f"Bearer {seed['key']}"})
+        if mlflow_base:
+            wait_until_up(mlflow_base + "/health")
+            mlflow_seed(mlflow_base)
+
+        print(f"PostgreSQL {pg['server_version']} on 127.0.0.1 (fsync={pg['fsync']}, "
+              f"synchronous_commit={pg['synchronous_commit']}, full_page_writes={pg['full_page_writes']}: "
+              "scripts/with-postgres.sh's throwaway cluster, NOT durable; commits cost less than on a "
+              "production server). Both sides use this same server.")
+        print(f"{os.cpu_count()} CPUs shared by PostgreSQL, both servers and the load client.")
+        print(f"Docket: gunicorn gthread --workers {args.workers} --threads {args.threads}, "
+              f"CONN_MAX_AGE={args.conn_max_age}. MLflow: mlflow server --workers {args.workers} "
+              "(uvicorn), PostgreSQL backend store (database `mlflow`).")
+        print(f"Per level and server: {args.warmup:.0f} s warm-up, then {args.duration:.0f} s measured; "
+              "closed-loop clients, one keep-alive connection each. The server not being measured is "
+              "paused (SIGSTOP) meanwhile.\n", flush=True)
+
+        results: dict[tuple[str, int], dict] = {}
+        for level in levels:
+            for target, base in (("docket", docket_base), ("mlflow", mlflow_base)):
+                if base is None:
+                    continue
+                spec = {"target": target, "base": base, "concurrency": level, "warmup": args.warmup,
+                        "duration": args.duration, "body": seed["body"], "key": seed["key"]}
+                server = processes[0 if target == "docket" else 1].pid
+                idle = [process.pid for process in processes if process.pid != server]
+                for pid in idle:
+                    signal_tree(pid, signal.SIGSTOP)
+                try:
+                    figures = run_client(spec, server=server, postgres=postgres)
+                finally:
+                    for pid in idle:
+                        signal_tree(pid, signal.SIGCONT)
+                results[(target, level)] = figures
+                print(f"  {target:6} {level:>3} clients: {figures['n']} ok-window requests, "
+                      f"{figures['errors']} errors; CPU per request: server {figures['server_cpu_ms']:.1f} ms, "
+                      f"PostgreSQL {figures['postgres_cpu_ms']:.1f} ms; client CPU {figures['client_cpu_share']:.0%} "
+                      "of a core"
+                      + (f"; first error: {figures['first_error']}" if figures["first_error"] else "")
+                      + (f"; {figures['warmup_error']}" if figures["warmup_error"] else ""), flush=True)
+
+        print("\nLatency in ms (client-side, loopback); throughput in requests/s over the measuring window.")
+        header = (f"{'clients':>7} | {'Docket p50':>10} {'p99':>7} {'req/s':>7} {'errors':>6} | "
+                  f"{'MLflow p50':>10} {'p99':>7} {'req/s':>7} {'errors':>6}")
+        print(header)
+        print("-" * len(header))
+        for level in levels:
+            d, m = results[("docket", level)], results.get(("mlflow", level))
+            mlflow_text = (f"{m['p50']:10.1f} {m['p99']:7.1f} {m['throughput']:7.0f} {m['errors']:6d}" if m
+                           else f"{'(not run)':>33}")
+            print(f"{level:>7} | {d['p50']:10.1f} {d['p99']:7.1f} {d['throughput']:7.0f} {d['errors']:6d} | "
+                  f"{mlflow_text}")
+        print("\nCPU per answered request (server process tree + PostgreSQL, from /proc; unaffected by other load "
+              "on the machine) and the throughput it allows if both CPUs did nothing else:")
+        for level in levels:
+            row = []
+            for target in ("docket", "mlflow"):
+                figures = results.get((target, level))
+                if figures:
+                    cost = figures["server_cpu_ms"] + figures["postgres_cpu_ms"]
+                    row.append(f"{target} {figures['server_cpu_ms']:5.1f} + {figures['postgres_cpu_ms']:4.1f} ms "
+                               f"-> <= {os.cpu_count() * 1000 / cost:5.0f}/s")
+            print(f"{level:>7} clients | " + " | ".join(row))
+        print()
+        docket_errors = sum(results[("docket", level)]["errors"] for level in levels)
+        print(f"Docket answers that were not HTTP 200 allow: {docket_errors}.")
+        if 16 in levels and ("mlflow", 16) in results:
+            d16, m16 = results[("docket", 16)]["p99"], results[("mlflow", 16)]["p99"]
+            print(f"Target p99 at 16 clients <= MLflow's: Docket {d16:.1f} ms vs MLflow {m16:.1f} ms — "
+                  f"{'met' if d16 <= m16 else 'MISSED'}.")
+        best = max(results[("docket", level)]["throughput"] for level in levels)
+        print(f"Target >= {TARGET_THROUGHPUT:.0f} decisions/s on {os.cpu_count()} CPUs: best {best:.0f}/s — "
+              f"{'met' if best >= TARGET_THROUGHPUT else 'MISSED'}.")
+        print(json.dumps({f"{target}@{level}": figures for (target, level), figures in results.items()}))
+        if args.profile:
+            profile_in_process(seed, args.profile_requests)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+if __name__ == "__main__":
+    main()
