@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
@@ -15,13 +15,13 @@ from apps.accounts.permissions import api_key_of
 from apps.accounts.scopes import Scope
 from apps.common.api.pagination import DocketCursorPagination, OldestFirstCursorPagination
 from apps.common.api.permissions import ScopedAPIViewMixin
+from apps.common.api.schema import problems
 from apps.common.errors import NotFound, ValidationFailed
 from apps.registry.models import UseCase
 
 from . import serializers as s
 
-PROBLEM = OpenApiResponse(description="application/problem+json (RFC 9457)")
-ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM}
+ERRORS = problems(400, 401, 403, 404, 409)
 # Only administrators (people) may manage accounts; the services refuse everyone else, keys included.
 ADMIN_SCOPES = {"GET": [Scope.READ], "HEAD": [Scope.READ], "OPTIONS": [], "*": []}
 
@@ -45,7 +45,7 @@ class AccountsView(ScopedAPIViewMixin, GenericAPIView):
         prefix = prefix.removeprefix("dkt_")
         found = selectors.api_key_list(fetched_by=self.request.user, service_account=account).filter(
             prefix=prefix
-        ).first()
+        ).first() if "\x00" not in prefix else None  # PostgreSQL text cannot hold a NUL: no such key
         if found is None:
             raise NotFound(f"The service account {account.name} has no key dkt_{prefix}.")
         return found
@@ -60,7 +60,7 @@ class MeView(AccountsView):
     serializer_class = s.MeOut
     required_scopes: list = []
 
-    @extend_schema(operation_id="me_retrieve", responses={200: s.MeOut, 401: PROBLEM})
+    @extend_schema(operation_id="me_retrieve", responses={200: s.MeOut, **problems(401)})
     def get(self, request):
         user = request.user
         api_key = api_key_of(request.auth)

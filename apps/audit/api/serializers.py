@@ -54,3 +54,31 @@ class SigningKeySerializer(serializers.ModelSerializer):
         model = SigningKey
         fields = ["name", "key_id", "vkey", "valid_from", "valid_until"]
         read_only_fields = fields
+
+
+# --- response shapes for the OpenAPI schema (the views build these bodies as plain dicts) ------------
+
+
+class AuditEntryPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = AuditEntrySerializer(many=True)
+
+
+class CheckpointPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = CheckpointSerializer(many=True)
+
+
+class EntryWithProofSerializer(serializers.Serializer):
+    entry = AuditEntrySerializer()
+    checkpoint = CheckpointSerializer()
+    inclusion_proof = serializers.ListField(child=serializers.CharField(), help_text="Base64 hashes, leaf first.")
+    tlog_proof = serializers.CharField(help_text="The same proof as a C2SP tlog-proof text.")
+
+
+class ConsistencyProofSerializer(serializers.Serializer):
+    old_size = serializers.IntegerField()
+    new_size = serializers.IntegerField()
+    proof = serializers.ListField(child=serializers.CharField(), help_text="Base64 hashes.")

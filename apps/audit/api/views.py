@@ -10,6 +10,8 @@ import datetime as dt
 
 from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,13 +20,35 @@ from apps.accounts.roles import Role
 from apps.accounts.scopes import Scope
 from apps.common.api.pagination import OldestFirstCursorPagination
 from apps.common.api.permissions import ScopedAPIViewMixin
+from apps.common.api.schema import problems
 from apps.common.errors import NotFound, ValidationFailed, validation_error
 
 from .. import proofs, selectors, services
 from ..models import AuditEntry
-from .serializers import AuditEntrySerializer, CheckpointSerializer, SigningKeySerializer, b64
+from .serializers import (
+    AuditEntryPageSerializer,
+    AuditEntrySerializer,
+    CheckpointPageSerializer,
+    CheckpointSerializer,
+    ConsistencyProofSerializer,
+    EntryWithProofSerializer,
+    SigningKeySerializer,
+    b64,
+)
 
 TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+
+READ_ERRORS = problems(401, 403, 404)
+QUERY_ERRORS = problems(400, 401, 403, 404)
+
+
+def _query(name: str, kind=OpenApiTypes.STR, description: str = "", *, required: bool = False) -> OpenApiParameter:
+    return OpenApiParameter(name, kind, OpenApiParameter.QUERY, required=required, description=description)
+
+
+PAGE_PARAMETERS = [_query("cursor", description="The cursor of the page, from `next` or `previous`."),
+                   OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 1000},
+                                    OpenApiParameter.QUERY, description="Entries per page (1 to 1000).")]
 
 
 class IsAuditReader(BasePermission):
@@ -44,7 +68,7 @@ class AuditAPIView(ScopedAPIViewMixin, APIView):
 
 def _int_param(request, name: str, *, default: int | None = None, minimum: int = 0) -> int | None:
     raw = request.query_params.get(name)
-    if raw in (None, ""):
+    if raw is None:
         return default
     try:
         value = int(raw)
@@ -55,14 +79,28 @@ def _int_param(request, name: str, *, default: int | None = None, minimum: int =
     return value
 
 
+def _text_param(request, name: str) -> str | None:
+    raw = request.query_params.get(name) or None
+    if raw is not None and "\x00" in raw:
+        raise validation_error(name, f"{name} must not contain NUL characters.")
+    return raw
+
+
 def _datetime_param(request, name: str) -> dt.datetime | None:
     raw = request.query_params.get(name)
-    if raw in (None, ""):
+    if raw is None:
         return None
-    value = parse_datetime(raw)
+    try:
+        value = parse_datetime(raw)
+    except ValueError:  # well formed but not a real date-time, e.g. 2026-02-30
+        value = None
     if value is None or value.tzinfo is None:
         raise validation_error(name, f"{name} must be an ISO 8601 date-time with a time zone.")
-    return value
+    try:
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows.
+        return value.astimezone(dt.UTC)
+    except OverflowError:
+        raise validation_error(name, f"{name} is out of range.") from None
 
 
 class EntryPagination(OldestFirstCursorPagination):
@@ -75,13 +113,25 @@ class EntryListView(AuditAPIView):
     """GET: entries in index order, filtered by action, subject_type, subject_id, actor_type, actor_id,
     index_from/index_to (inclusive) and since/until (timestamps); cursor-paginated."""
 
+    @extend_schema(
+        operation_id="audit_entries_list",
+        parameters=[
+            _query("action"), _query("subject_type"), _query("subject_id"), _query("actor_type"), _query("actor_id"),
+            _query("index_from", {"type": "integer", "minimum": 0}, "First index (inclusive)."),
+            _query("index_to", {"type": "integer", "minimum": 0}, "Last index (inclusive)."),
+            _query("since", OpenApiTypes.DATETIME, "Entries at or after this time (with a time zone)."),
+            _query("until", OpenApiTypes.DATETIME, "Entries before this time (with a time zone)."),
+            *PAGE_PARAMETERS,
+        ],
+        responses={200: AuditEntryPageSerializer, **QUERY_ERRORS},
+    )
     def get(self, request):
         entries = selectors.entry_list(
-            action=request.query_params.get("action") or None,
-            subject_type=request.query_params.get("subject_type") or None,
-            subject_id=request.query_params.get("subject_id") or None,
-            actor_type=request.query_params.get("actor_type") or None,
-            actor_id=request.query_params.get("actor_id") or None,
+            action=_text_param(request, "action"),
+            subject_type=_text_param(request, "subject_type"),
+            subject_id=_text_param(request, "subject_id"),
+            actor_type=_text_param(request, "actor_type"),
+            actor_id=_text_param(request, "actor_id"),
             index_from=_int_param(request, "index_from"),
             index_to=_int_param(request, "index_to"),
             since=_datetime_param(request, "since"),
@@ -102,6 +152,11 @@ class EntryDetailView(AuditAPIView):
     """GET: one entry and its inclusion proof in the latest checkpoint (signed first if it does not yet
     cover the entry) or in the checkpoint of `?tree_size=`."""
 
+    @extend_schema(
+        operation_id="audit_entries_retrieve",
+        parameters=[_query("tree_size", {"type": "integer", "minimum": 1}, "Prove inclusion in this checkpoint.")],
+        responses={200: EntryWithProofSerializer, **QUERY_ERRORS},
+    )
     def get(self, request, index: int):
         entry = AuditEntry.objects.filter(index=index).first()
         if entry is None:
@@ -119,12 +174,17 @@ class EntryDetailView(AuditAPIView):
 class CheckpointListView(AuditAPIView):
     """GET: every checkpoint, oldest first. POST (administrators): sign a checkpoint now."""
 
+    @extend_schema(operation_id="audit_checkpoints_list", parameters=PAGE_PARAMETERS[:1] + [
+        OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 500}, OpenApiParameter.QUERY)],
+        responses={200: CheckpointPageSerializer, **QUERY_ERRORS})
     def get(self, request):
         paginator = OldestFirstCursorPagination()
         paginator.ordering = "tree_size"
         page = paginator.paginate_queryset(selectors.checkpoint_list(), request, view=self)
         return paginator.get_paginated_response(CheckpointSerializer(page, many=True).data)
 
+    @extend_schema(operation_id="audit_checkpoints_sign", request=None,
+                   responses={201: CheckpointSerializer, **problems(401, 403)})
     def post(self, request):
         checkpoint = services.checkpoint_sign(actor=request.user)
         return Response(CheckpointSerializer(checkpoint).data, status=201)
@@ -140,6 +200,7 @@ def _latest_or_404():
 class LatestCheckpointView(AuditAPIView):
     """GET: the latest checkpoint as JSON."""
 
+    @extend_schema(operation_id="audit_checkpoints_latest", responses={200: CheckpointSerializer, **READ_ERRORS})
     def get(self, request):
         return Response(CheckpointSerializer(_latest_or_404()).data)
 
@@ -147,6 +208,8 @@ class LatestCheckpointView(AuditAPIView):
 class LatestCheckpointNoteView(AuditAPIView):
     """GET: the latest checkpoint as the signed note itself (text/plain), with witness cosignatures."""
 
+    @extend_schema(operation_id="audit_checkpoints_latest_note",
+                   responses={(200, "text/plain"): OpenApiTypes.STR, **READ_ERRORS})
     def get(self, request):
         note = services.checkpoint_note_with_cosignatures(_latest_or_404())
         return HttpResponse(note, content_type="text/plain; charset=utf-8")
@@ -156,6 +219,12 @@ class ConsistencyProofView(AuditAPIView):
     """GET ?old_size=&new_size=: the RFC 9162 consistency proof between two tree sizes (new_size defaults
     to the latest checkpoint's; both must be covered by a checkpoint)."""
 
+    @extend_schema(
+        operation_id="audit_consistency_proof",
+        parameters=[_query("old_size", {"type": "integer", "minimum": 1}, "The smaller tree size.", required=True),
+                    _query("new_size", {"type": "integer", "minimum": 1}, "The larger tree size (default: latest).")],
+        responses={200: ConsistencyProofSerializer, **QUERY_ERRORS},
+    )
     def get(self, request):
         latest = _latest_or_404()
         old_size = _int_param(request, "old_size", minimum=1)
@@ -174,5 +243,6 @@ class ConsistencyProofView(AuditAPIView):
 class SigningKeyListView(AuditAPIView):
     """GET: every checkpoint verifier key (C2SP vkey) with its validity window, oldest first."""
 
+    @extend_schema(operation_id="audit_keys_list", responses={200: SigningKeySerializer(many=True), **READ_ERRORS})
     def get(self, request):
         return Response(SigningKeySerializer(selectors.signing_keys(), many=True).data)

@@ -160,8 +160,8 @@ class ModelVersionOut(serializers.Serializer):
     out_of_scope_uses = serializers.CharField()
     limitations = serializers.CharField()
     parent = serializers.SerializerMethodField()
-    datasets = DatasetLinkOut(source="dataset_links", many=True)
-    claimed_metrics = ClaimedMetricOut(many=True)
+    datasets = DatasetLinkOut(source="dataset_link_list", many=True)  # prefetched by the selector
+    claimed_metrics = ClaimedMetricOut(source="claimed_metric_list", many=True)
     registered_by = serializers.SerializerMethodField()
     registered_at = serializers.DateTimeField()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import Q
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
@@ -15,6 +15,7 @@ from apps.accounts.models import Team, User
 from apps.accounts.scopes import Scope
 from apps.common.api.pagination import DocketCursorPagination, OldestFirstCursorPagination
 from apps.common.api.permissions import ScopedAPIViewMixin
+from apps.common.api.schema import problems
 from apps.common.api.uploads import StreamedUploadMixin, StrictMultiPartParser
 from apps.common.errors import ChecksumMismatch, ImmutableRecord, ValidationFailed
 from apps.common.hashing import normalise_sha256
@@ -36,9 +37,11 @@ READ_AND_REGISTRY_WRITE = {"GET": [Scope.READ], "HEAD": [Scope.READ], "OPTIONS":
 READ_AND_DEPLOYMENTS_WRITE = {"GET": [Scope.READ], "HEAD": [Scope.READ], "OPTIONS": [],
                               "*": [Scope.DEPLOYMENTS_WRITE]}
 
-PROBLEM = OpenApiResponse(description="application/problem+json (RFC 9457)")
-WRITE_ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM}
-READ_ERRORS = {401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
+WRITE_ERRORS = problems(400, 401, 403, 404, 409)
+READ_ERRORS = problems(401, 403, 404)
+# Lists also answer 400 for a filter, cursor or page size that is not valid.
+LIST_ERRORS = problems(400, 401, 403, 404)
+UPLOAD_ERRORS = problems(413, 415, 422)
 
 
 class RegistryView(ScopedAPIViewMixin, GenericAPIView):
@@ -94,7 +97,7 @@ class UseCaseListView(RegistryView):
     def get_queryset(self):
         return access.use_cases(self.request)
 
-    @extend_schema(operation_id="use_cases_list", responses={200: s.UseCaseOut(many=True), **READ_ERRORS})
+    @extend_schema(operation_id="use_cases_list", responses={200: s.UseCaseOut(many=True), **LIST_ERRORS})
     def get(self, request):
         return self.list_response(self.get_queryset())
 
@@ -142,7 +145,7 @@ class ClassificationListView(RegistryView):
     pagination_class = DocketCursorPagination
 
     @extend_schema(operation_id="use_case_classifications_list",
-                   responses={200: s.ClassificationDecisionOut(many=True), **READ_ERRORS})
+                   responses={200: s.ClassificationDecisionOut(many=True), **LIST_ERRORS})
     def get(self, request, key: str):
         use_case = access.use_case(request, key)
         return self.list_response(selectors.classification_history(fetched_by=request.user, use_case=use_case))
@@ -182,7 +185,7 @@ class ModelListView(RegistryView):
     def get_queryset(self):
         return access.models(self.request)
 
-    @extend_schema(operation_id="models_list", responses={200: s.ModelOut(many=True), **READ_ERRORS})
+    @extend_schema(operation_id="models_list", responses={200: s.ModelOut(many=True), **LIST_ERRORS})
     def get(self, request):
         return self.list_response(self.get_queryset())
 
@@ -192,7 +195,7 @@ class UseCaseModelListView(RegistryView):
     serializer_class = s.ModelOut
     pagination_class = OldestFirstCursorPagination
 
-    @extend_schema(operation_id="use_case_models_list", responses={200: s.ModelOut(many=True), **READ_ERRORS})
+    @extend_schema(operation_id="use_case_models_list", responses={200: s.ModelOut(many=True), **LIST_ERRORS})
     def get(self, request, use_case: str):
         found = access.use_case(request, use_case)
         return self.list_response(access.models(request).filter(use_case=found))
@@ -228,7 +231,7 @@ class ModelVersionListView(RegistryView):
     def get_queryset(self):
         return access.model_versions(self.request)
 
-    @extend_schema(operation_id="model_versions_list", responses={200: s.ModelVersionOut(many=True), **READ_ERRORS})
+    @extend_schema(operation_id="model_versions_list", responses={200: s.ModelVersionOut(many=True), **LIST_ERRORS})
     def get(self, request):
         return self.list_response(self.get_queryset())
 
@@ -290,7 +293,7 @@ class ModelVersionCollectionView(StreamedUploadMixin, RegistryView):
     upload_limit_setting = "DOCKET_MAX_ARTIFACT_BYTES"
 
     @extend_schema(operation_id="model_versions_of_model_list",
-                   responses={200: s.ModelVersionOut(many=True), **READ_ERRORS})
+                   responses={200: s.ModelVersionOut(many=True), **LIST_ERRORS})
     def get(self, request, use_case: str, model: str):
         found = access.model(request, use_case, model)
         return self.list_response(access.model_versions(request).filter(model=found))
@@ -298,7 +301,7 @@ class ModelVersionCollectionView(StreamedUploadMixin, RegistryView):
     @extend_schema(
         operation_id="model_versions_register",
         request={"multipart/form-data": s.ModelVersionRegisterIn},
-        responses={201: s.ModelVersionOut, 413: PROBLEM, 415: PROBLEM, 422: PROBLEM, **WRITE_ERRORS},
+        responses={201: s.ModelVersionOut, **UPLOAD_ERRORS, **WRITE_ERRORS},
     )
     def post(self, request, use_case: str, model: str):
         found = access.model(request, use_case, model)
@@ -364,16 +367,16 @@ class ModelVersionDetailView(RegistryView):
         _refuse_change(f"Model version {version}",
                        f"To correct it, register a new version with parent={version.number}.")
 
-    @extend_schema(operation_id="model_versions_update", request=None, responses={409: PROBLEM, **READ_ERRORS})
+    @extend_schema(operation_id="model_versions_update", request=None, responses={**problems(409), **READ_ERRORS})
     def put(self, request, use_case: str, model: str, number: int):
         self._refuse(request, use_case, model, number)
 
     @extend_schema(operation_id="model_versions_partial_update", request=None,
-                   responses={409: PROBLEM, **READ_ERRORS})
+                   responses={**problems(409), **READ_ERRORS})
     def patch(self, request, use_case: str, model: str, number: int):
         self._refuse(request, use_case, model, number)
 
-    @extend_schema(operation_id="model_versions_destroy", responses={409: PROBLEM, **READ_ERRORS})
+    @extend_schema(operation_id="model_versions_destroy", responses={**problems(409), **READ_ERRORS})
     def delete(self, request, use_case: str, model: str, number: int):
         self._refuse(request, use_case, model, number)
 
@@ -389,7 +392,7 @@ class DatasetListView(RegistryView):
     def get_queryset(self):
         return access.datasets(self.request)
 
-    @extend_schema(operation_id="datasets_list", responses={200: s.DatasetOut(many=True), **READ_ERRORS})
+    @extend_schema(operation_id="datasets_list", responses={200: s.DatasetOut(many=True), **LIST_ERRORS})
     def get(self, request):
         return self.list_response(self.get_queryset())
 
@@ -421,7 +424,7 @@ class DatasetVersionCollectionView(StreamedUploadMixin, RegistryView):
     parser_classes = [JSONParser, StrictMultiPartParser]
     upload_limit_setting = "DOCKET_MAX_DATASET_FILE_BYTES"
 
-    @extend_schema(operation_id="dataset_versions_list", responses={200: s.DatasetVersionOut(many=True), **READ_ERRORS})
+    @extend_schema(operation_id="dataset_versions_list", responses={200: s.DatasetVersionOut(many=True), **LIST_ERRORS})
     def get(self, request, key: str):
         found = access.dataset(request, key)
         return self.list_response(access.dataset_versions(request).filter(dataset=found))
@@ -429,7 +432,7 @@ class DatasetVersionCollectionView(StreamedUploadMixin, RegistryView):
     @extend_schema(
         operation_id="dataset_versions_register",
         request={"application/json": s.DatasetVersionRegisterIn, "multipart/form-data": s.DatasetVersionRegisterIn},
-        responses={201: s.DatasetVersionOut, 413: PROBLEM, 415: PROBLEM, 422: PROBLEM, **WRITE_ERRORS},
+        responses={201: s.DatasetVersionOut, **UPLOAD_ERRORS, **WRITE_ERRORS},
     )
     def post(self, request, key: str):
         found = access.dataset(request, key)
@@ -477,16 +480,16 @@ class DatasetVersionDetailView(RegistryView):
         _refuse_change(f"Dataset version {version}",
                        "Register a new version for new data; change its lifecycle state through /lifecycle.")
 
-    @extend_schema(operation_id="dataset_versions_update", request=None, responses={409: PROBLEM, **READ_ERRORS})
+    @extend_schema(operation_id="dataset_versions_update", request=None, responses={**problems(409), **READ_ERRORS})
     def put(self, request, key: str, number: int):
         self._refuse(request, key, number)
 
     @extend_schema(operation_id="dataset_versions_partial_update", request=None,
-                   responses={409: PROBLEM, **READ_ERRORS})
+                   responses={**problems(409), **READ_ERRORS})
     def patch(self, request, key: str, number: int):
         self._refuse(request, key, number)
 
-    @extend_schema(operation_id="dataset_versions_destroy", responses={409: PROBLEM, **READ_ERRORS})
+    @extend_schema(operation_id="dataset_versions_destroy", responses={**problems(409), **READ_ERRORS})
     def delete(self, request, key: str, number: int):
         self._refuse(request, key, number)
 
@@ -516,7 +519,7 @@ class DeploymentListView(RegistryView):
     def get_queryset(self):
         return access.deployments(self.request)
 
-    @extend_schema(operation_id="deployments_list", responses={200: s.DeploymentOut(many=True), **READ_ERRORS})
+    @extend_schema(operation_id="deployments_list", responses={200: s.DeploymentOut(many=True), **LIST_ERRORS})
     def get(self, request):
         return self.list_response(self.get_queryset())
 
