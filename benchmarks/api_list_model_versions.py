@@ -340,7 +340,9 @@ def main() -> None:
         fill = docket_fill(args.versions)
         print(f"Docket: {args.versions:,} versions written in {time.monotonic() - started:.1f} s", flush=True)
         docket_port, mlflow_port = free_port(), free_port()
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test", DJANGO_MEDIA_ROOT=str(work / "media"))
+        # Persistent database connections, as production runs (config/settings/base.py: 60 s).
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test", DJANGO_MEDIA_ROOT=str(work / "media"),
+                   DATABASE_CONN_MAX_AGE=os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
         processes.append(docket_server(docket_port, env))
         db_path = work / "mlflow.db"
         processes.append(mlflow_server(mlflow_bin, mlflow_port, db_path, work / "mlflow-artifacts"))
