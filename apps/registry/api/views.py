@@ -19,6 +19,7 @@ from apps.common.api.schema import problems
 from apps.common.api.uploads import StreamedUploadMixin, StrictMultiPartParser
 from apps.common.errors import ChecksumMismatch, ImmutableRecord, ValidationFailed
 from apps.common.hashing import normalise_sha256
+from apps.gate import services as gate_services
 from apps.registry import selectors, services
 from apps.registry.models import (
     ClassificationDecision,
@@ -528,7 +529,9 @@ class DeploymentListView(RegistryView):
     def post(self, request):
         data = self.parse(s.DeploymentRecordIn)
         version = access.model_version(request, data["use_case"], data["model"], data["version"])
-        deployment = services.deployment_record(
+        # Through the gate: refused (409 no-allow-decision) unless the gate allowed this artifact into the
+        # environment recently, or an approver granted an emergency override.
+        deployment = gate_services.deployment_record(
             actor=request.user,
             model_version=version,
             environment=data["environment"],
