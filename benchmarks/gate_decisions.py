@@ -452,7 +452,7 @@ def profile_in_process(seed: dict, requests: int) -> None:
     parts = [("authenticate_api_key", "API-key authentication"), ("parse", "request parsing/validation"),
              ("_find_version", "_find_version (visible_use_cases + version)"),
              ("visible_use_cases", "  of which visible_use_cases (guardian)"),
-             ("_approval_summary", "_approval_summary"), ("_checkpoint", "_checkpoint"),
+             ("_approval_summary", "_approval_summary"), ("_limit_statements_and_read_checkpoint", "statement timeout + latest checkpoint"),
              ("record", "audit record"), ("_sign", "attestation signing"), ("save", "GateDecision save (any save)"),
              ("as_dict", "Decision.as_dict")]
     print(f"  share of the request (profiled {total / requests * 1000:.1f} ms each):")
@@ -462,6 +462,10 @@ def profile_in_process(seed: dict, requests: int) -> None:
         print(f"    {label:45} {cumulative / requests * 1000:6.2f} ms  {cumulative / total:5.0%}")
     stats.sort_stats("cumulative").print_stats(r"(apps|rest_framework|django/db/backends|django/core/handlers|"
                                                r"psycopg|cryptography|json)", 45)
+    print("  by own time:")
+    stats.sort_stats("tottime").print_stats(25)
+    if os.environ.get("BENCH_PROFILE_CALLEES"):
+        stats.sort_stats("cumulative").print_callees(os.environ["BENCH_PROFILE_CALLEES"])
 
 
 # --- the run ----------------------------------------------------------------------------------------
@@ -479,6 +483,8 @@ def main() -> None:
     parser.add_argument("--skip-mlflow", action="store_true")
     parser.add_argument("--profile", action="store_true", help="also profile gate checks in-process")
     parser.add_argument("--profile-requests", type=int, default=300)
+    parser.add_argument("--profile-only", action="store_true",
+                        help="seed and profile in-process only: no servers, no MLflow (for quick iterations)")
     parser.add_argument("--client", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
@@ -488,8 +494,13 @@ def main() -> None:
         raise SystemExit("run under scripts/with-postgres.sh, which provides DATABASE_URL")
     levels = [int(level) for level in args.levels.split(",")]
 
-    mlflow_bin = None if args.skip_mlflow else ensure_mlflow_venv(args.mlflow_venv)
     work = Path(tempfile.mkdtemp(prefix="docket-gate-bench-"))
+    if args.profile_only:
+        os.environ["DOCKET_GATE_SIGNING_KEY_FILE"] = str(work / "keys" / "gate-attestation.key")
+        os.environ["DOCKET_GATE_KEY_NAME"] = "docket.bench/gate"
+        profile_in_process(docket_seed(), args.profile_requests)
+        return
+    mlflow_bin = None if args.skip_mlflow else ensure_mlflow_venv(args.mlflow_venv)
     processes: list[subprocess.Popen] = []
     try:
         os.environ["DOCKET_GATE_SIGNING_KEY_FILE"] = str(work / "keys" / "gate-attestation.key")

@@ -180,3 +180,61 @@ def visible_use_cases(queryset: QuerySet, *, user, auth=None) -> QuerySet:
         accept_global_perms=False,
     ).values("pk")
     return queryset.filter(pk__in=granted)
+
+
+def visible_use_case_condition(*, user, auth=None, use_case_id: str) -> tuple[str, list]:
+    """A SQL boolean expression (and its parameters) that is true for exactly the use cases
+    `visible_use_cases` would return for this principal, evaluated against the column `use_case_id`
+    (e.g. ``"uc.id"``) of an enclosing hand-written query.
+
+    For hot paths that fetch one row by key (the gate answers every pipeline call) and cannot afford
+    compiling guardian's subqueries through the ORM on every request. tests/accounts pins it to
+    `visible_use_cases` for every kind of principal."""
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    from apps.registry.models import UseCase
+
+    from .models import ServiceAccount
+
+    if not _is_signed_in(user):
+        return "1 = 0", []
+
+    conditions: list[str] = []
+    params: list = []
+    api_key = api_key_of(auth)
+    if api_key is not None:
+        if api_key.service_account.user_id != user.pk:
+            return "1 = 0", []
+        allowed = ServiceAccount.allowed_use_cases.through._meta.db_table
+        conditions.append(
+            f"(NOT EXISTS (SELECT 1 FROM {allowed} r WHERE r.serviceaccount_id = %s) OR EXISTS "
+            f"(SELECT 1 FROM {allowed} r WHERE r.serviceaccount_id = %s AND r.usecase_id = {use_case_id}))"
+        )
+        params += [api_key.service_account_id, api_key.service_account_id]
+    if user.is_superuser:
+        return " AND ".join(conditions) or "1 = 1", params
+    user_groups = type(user).groups.through._meta.db_table
+    group_table = Group._meta.db_table
+    # ContentType's cache is cleared whenever content types are (re)created, so the id is current.
+    use_case_type = ContentType.objects.get_for_model(UseCase).pk
+    codenames = [str(permission) for permission in UseCasePermission]
+    placeholders = ", ".join(["%s"] * len(codenames))
+    object_permission = (
+        "EXISTS (SELECT 1 FROM {table} o {join} WHERE {who} AND o.content_type_id = %s "
+        f"AND o.permission_id IN (SELECT p.id FROM {Permission._meta.db_table} p WHERE p.content_type_id = %s "
+        f"AND p.codename IN ({placeholders})) AND o.object_pk = CAST({use_case_id} AS VARCHAR(255)))"
+    )
+    grants = [
+        object_permission.format(table=UserObjectPermission._meta.db_table, join="", who="o.user_id = %s"),
+        object_permission.format(table=GroupObjectPermission._meta.db_table,
+                                 join=f"JOIN {user_groups} ug ON ug.group_id = o.group_id", who="ug.user_id = %s"),
+    ]
+    grant_params = [user.pk, use_case_type, use_case_type, *codenames] * 2
+    if not user.is_service_account:
+        grants.insert(0, f"EXISTS (SELECT 1 FROM {user_groups} ug JOIN {group_table} g ON g.id = ug.group_id "
+                         "WHERE ug.user_id = %s AND g.name IN (%s, %s))")
+        grant_params = [user.pk, str(Role.ADMIN), str(Role.AUDITOR), *grant_params]
+    conditions.append("(" + " OR ".join(grants) + ")")
+    return " AND ".join(conditions), params + grant_params

@@ -23,12 +23,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from apps.accounts.permissions import api_key_of, can_review_use_case, visible_use_cases
+from apps.accounts.permissions import api_key_of, can_review_use_case, visible_use_case_condition
 from apps.accounts.roles import Role
 from apps.audit.actions import Action
 from apps.audit.encoding import SubjectRef
 from apps.audit.models import Checkpoint
 from apps.audit.services import record
+from apps.common import rawsql
 from apps.common.errors import Conflict, PermissionDenied, ValidationFailed, validation_error
 from apps.registry import permissions as registry_permissions
 from apps.registry import services as registry_services
@@ -40,8 +41,11 @@ from apps.reviews.models import (
     FindingSeverity,
     FindingStatus,
     ReviewCase,
+    ReviewPolicy,
     ReviewStatus,
+    SignatureMeaning,
 )
+from apps.reviews.models import Decision as SignedDecision
 
 from . import attestation
 from .keys import attestation_signer
@@ -184,18 +188,50 @@ def gate_check(*, actor, auth=None, model: str, version: int, artifact_sha256: s
 
 
 def _find_version(actor, auth, request) -> tuple[Model | None, ModelVersion | None]:
-    visible = visible_use_cases(UseCase.objects.all(), user=actor, auth=auth)
-    version = (
-        ModelVersion.objects.select_related("model__use_case")
-        .filter(model__use_case__in=visible, model__use_case__key=request["use_case_key"],
-                model__key=request["model_key"], number=request["version"])
-        .first()
+    """The model and version the request names, if the caller may see its use case: one hand-written
+    statement (the gate's hottest read), with `visible_use_case_condition` standing in for
+    `visible_use_cases`. The instances carry only the fields the gate reads; others load on access."""
+    visible, visible_params = visible_use_case_condition(user=actor, auth=auth, use_case_id="uc.id")
+    sql = (
+        f"SELECT uc.id, uc.key, uc.risk_class, m.id, m.key, m.name, mv.id, mv.number, mv.artifact_sha256 "
+        f"FROM {UseCase._meta.db_table} uc JOIN {Model._meta.db_table} m ON m.use_case_id = uc.id "
+        f"LEFT JOIN {ModelVersion._meta.db_table} mv ON mv.model_id = m.id AND mv.number = %s "
+        f"WHERE uc.key = %s AND m.key = %s AND {visible}"
     )
-    if version is not None:
-        return version.model, version
-    model = Model.objects.filter(use_case__in=visible, use_case__key=request["use_case_key"],
-                                 key=request["model_key"]).first()
-    return model, None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [request["version"], request["use_case_key"], request["model_key"], *visible_params])
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    db = connection.alias
+    use_case = UseCase.from_db(db, ["id", "key", "risk_class"], row[0:3])
+    model = Model.from_db(db, ["id", "use_case_id", "key", "name"], [row[3], row[0], row[4], row[5]])
+    model.use_case = use_case
+    if row[6] is None:
+        return model, None
+    version = ModelVersion.from_db(db, ["id", "model_id", "number", "artifact_sha256"], [row[6], row[3], *row[7:9]])
+    version.model = model
+    return model, version
+
+
+def _open_high_findings(version: ModelVersion) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT f.title FROM {Finding._meta.db_table} f JOIN {ReviewCase._meta.db_table} c ON c.id = f.case_id "
+            "WHERE c.model_version_id = %s AND f.status = %s AND f.severity = %s ORDER BY f.id",
+            [version.pk, str(FindingStatus.OPEN), str(FindingSeverity.HIGH)],
+        )
+        return [title for (title,) in cursor.fetchall()]
+
+
+def _approvals_of(version: ModelVersion) -> list[Approval]:
+    """Approvals of the version's registered artifact, newest first (a raw query: no ORM compiling)."""
+    return list(Approval.objects.raw(
+        "SELECT id, case_id, model_version_id, artifact_sha256, environment, approved_at, expires_at, conditions, "
+        f"revoked_at, revocation_reason FROM {Approval._meta.db_table} "
+        "WHERE model_version_id = %s AND artifact_sha256 = %s ORDER BY approved_at DESC, id DESC",
+        [version.pk, version.artifact_sha256],
+    ))
 
 
 def _checks_passed(version: ModelVersion) -> bool:
@@ -236,8 +272,20 @@ def _approval_problem(version: ModelVersion, approvals: list[Approval], environm
 
 
 def _approval_summary(approval: Approval) -> dict[str, Any]:
-    signers = approval.case.decisions.filter(meaning="approved").order_by("signed_at", "pk")
-    snapshot = approval.case.policy_snapshot
+    """What the gate says about the approval it relied on: who signed it and when, its expiry, its
+    conditions of use and the review policy (key and version, as snapshotted when the review opened)."""
+    signers = list(SignedDecision.objects.raw(
+        f"SELECT d.id, d.signer_printed_name, d.signed_at, p.key AS policy_key, p.version AS policy_version "
+        f"FROM {ReviewCase._meta.db_table} c JOIN {ReviewPolicy._meta.db_table} p ON p.id = c.policy_id "
+        f"JOIN {SignedDecision._meta.db_table} d ON d.case_id = c.id AND d.meaning = %s "
+        "WHERE c.id = %s ORDER BY d.signed_at, d.id",
+        [str(SignatureMeaning.APPROVED), approval.case_id],
+    ))
+    if signers:
+        policy = {"key": signers[0].policy_key, "version": signers[0].policy_version}
+    else:
+        snapshot = approval.case.policy_snapshot
+        policy = {"key": snapshot.get("key"), "version": snapshot.get("version")}
     return {
         "id": approval.pk,
         "review_case": approval.case_id,
@@ -246,9 +294,9 @@ def _approval_summary(approval: Approval) -> dict[str, Any]:
         "approved_at": _timestamp(approval.approved_at),
         "expires_at": _timestamp(approval.expires_at),
         "conditions": list(approval.conditions),
-        "signed_by": [{"name": name, "signed_at": _timestamp(signed_at)}
-                      for name, signed_at in signers.values_list("signer_printed_name", "signed_at")],
-        "review_policy": {"key": snapshot.get("key"), "version": snapshot.get("version")},
+        "signed_by": [{"name": signer.signer_printed_name, "signed_at": _timestamp(signer.signed_at)}
+                      for signer in signers],
+        "review_policy": policy,
     }
 
 
@@ -264,9 +312,20 @@ def last_valid_approved_version(*, model: Model, environment: str, excluding: Mo
     return approvals.order_by("-model_version__number", "-approved_at").first()
 
 
-def _checkpoint() -> dict[str, Any] | None:
-    latest = Checkpoint.objects.order_by("-tree_size").values_list("tree_size", "root_hash").first()
-    if latest is None:
+def _limit_statements_and_read_checkpoint() -> dict[str, Any] | None:
+    """Bounds every later statement of the decision's transaction by DOCKET_GATE_STATEMENT_TIMEOUT_MS
+    (PostgreSQL; a timeout fails closed) and reads the latest signed checkpoint, in one round trip."""
+    latest_sql = f"SELECT tree_size, root_hash FROM {Checkpoint._meta.db_table} ORDER BY tree_size DESC LIMIT 1"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT set_config('statement_timeout', %s, true), latest.tree_size, latest.root_hash "
+                           f"FROM (SELECT 1) AS one LEFT JOIN ({latest_sql}) AS latest ON true",
+                           [str(int(settings.DOCKET_GATE_STATEMENT_TIMEOUT_MS))])
+            latest = cursor.fetchone()[1:]
+        else:
+            cursor.execute(latest_sql)
+            latest = cursor.fetchone()
+    if latest is None or latest[0] is None:
         return None
     return {"tree_size": latest[0], "root_hash": base64.b64encode(bytes(latest[1])).decode("ascii"),
             "origin": settings.DOCKET_AUDIT_ORIGIN}
@@ -281,19 +340,12 @@ def _caller(actor, auth) -> dict[str, Any]:
     return caller
 
 
-def _set_statement_timeout() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)",
-                           [str(int(settings.DOCKET_GATE_STATEMENT_TIMEOUT_MS))])
-
-
 def _decide(*, actor, auth, request: dict) -> Decision:
     environment, sha = request["environment"], request["artifact_sha256"]
     requirement = requirement_for(environment)
     policy = gate_policy()
     with transaction.atomic():
-        _set_statement_timeout()
+        checkpoint = _limit_statements_and_read_checkpoint()
         now = timezone.now()
         model, version = _find_version(actor, auth, request)
         reasons: list[dict[str, str]] = []
@@ -313,13 +365,11 @@ def _decide(*, actor, auth, request: dict) -> Decision:
                 reasons.append(_reason(ReasonCode.USE_CASE_PROHIBITED,
                                        f"Use case {model.use_case.key} is a prohibited AI practice (EU AI Act "
                                        "Art. 5); nothing in it may be deployed."))
-            open_high = list(Finding.objects.filter(case__model_version=version, status=FindingStatus.OPEN,
-                                                    severity=FindingSeverity.HIGH).values_list("title", flat=True))
+            open_high = _open_high_findings(version)
             if open_high:
                 reasons.append(_reason(ReasonCode.OPEN_HIGH_FINDING,
                                        f"Open high-severity finding(s) on {label}: {'; '.join(open_high)}"))
-            approvals = list(Approval.objects.select_related("case").filter(
-                model_version=version, artifact_sha256=version.artifact_sha256).order_by("-approved_at", "-pk"))
+            approvals = _approvals_of(version)
             approval = next((candidate for candidate in approvals
                              if candidate.environment == environment and candidate.is_valid_at(now)), None)
             if approval is not None:
@@ -348,7 +398,6 @@ def _decide(*, actor, auth, request: dict) -> Decision:
             "approval": rollback.pk,
             "expires_at": _timestamp(rollback.expires_at),
         }
-        checkpoint = _checkpoint()
         policy = {**policy, "environment_requirement": requirement}
         decision_id = uuid.uuid4()
         entry = record(
@@ -378,13 +427,15 @@ def _decide(*, actor, auth, request: dict) -> Decision:
             rollback_to=rollback_summary, checkpoint=checkpoint, model_version=version,
         )
         decision.attestation = _sign(decision, context=request["context"])
-        GateDecision(
+        gate_decision = GateDecision(
             id=decision_id, decided_at=entry.timestamp, actor=actor, requested_model=request["model"],
             requested_version=request["version"], artifact_sha256=sha, environment=environment,
             model_version=version, verdict=verdict, reasons=reasons, approval=approval,
             rollback_to=rollback.model_version if rollback else None, policy_version=policy["version"],
             context=request["context"], audit_index=entry.index, attestation=decision.attestation,
-        ).save(force_insert=True)
+        )
+        # Append-only and without signal receivers: one cached INSERT instead of the ORM's save.
+        rawsql.insert(gate_decision)
     return decision
 
 
