@@ -100,6 +100,20 @@ def canonical_json(value: Any) -> bytes:
     ).encode("utf-8")
 
 
+def _entry_document(*, index, timestamp_text: str, actor: ActorRef, action: str, subject: SubjectRef, data: Any,
+                    request_id: str | None) -> dict:
+    return {
+        "v": FORMAT_VERSION,
+        "index": index,
+        "timestamp": timestamp_text,
+        "actor": {"type": actor.type, "id": actor.id, "name": actor.name},
+        "action": action,
+        "subject": {"type": subject.type, "id": subject.id, "label": subject.label},
+        "data": data,
+        "request_id": request_id,
+    }
+
+
 def encode_entry(
     *,
     index: int,
@@ -111,18 +125,32 @@ def encode_entry(
     request_id: str | None,
 ) -> bytes:
     """The exact bytes that are hashed into the log for one entry."""
-    return canonical_json(
-        {
-            "v": FORMAT_VERSION,
-            "index": index,
-            "timestamp": format_timestamp(timestamp),
-            "actor": {"type": actor.type, "id": actor.id, "name": actor.name},
-            "action": action,
-            "subject": {"type": subject.type, "id": subject.id, "label": subject.label},
-            "data": data,
-            "request_id": request_id,
-        }
-    )
+    return canonical_json(_entry_document(index=index, timestamp_text=format_timestamp(timestamp), actor=actor,
+                                          action=action, subject=subject, data=data, request_id=request_id))
+
+
+_INDEX_PLACEHOLDER = b'"index":0,'
+_TIMESTAMP_PLACEHOLDER = b'"timestamp":"0000-00-00T00:00:00.000000Z"'
+
+
+def encode_entry_parts(*, actor: ActorRef, action: str, subject: SubjectRef, data: Any,
+                       request_id: str | None) -> tuple[bytes, bytes, bytes]:
+    """The entry's encoding around its index and timestamp, for a writer that learns those only under
+    the sequencer lock: `head + str(index) + middle + format_timestamp(t) + tail` is exactly
+    `encode_entry(index=index, timestamp=t, ...)`.
+
+    Keys are sorted, so the top-level "index" follows "data" and "timestamp" follows "subject"; the
+    last occurrence of each placeholder is therefore the top-level one, whatever `data` contains
+    (nested keys named "index" included; string values cannot contain a bare quote)."""
+    encoded = canonical_json(_entry_document(index=0, timestamp_text="0000-00-00T00:00:00.000000Z", actor=actor,
+                                             action=action, subject=subject, data=data, request_id=request_id))
+    before_timestamp, found, after_timestamp = encoded.rpartition(_TIMESTAMP_PLACEHOLDER)
+    if not found:
+        raise EncodingError("the timestamp placeholder is missing from the encoding")
+    before_index, found, between = before_timestamp.rpartition(_INDEX_PLACEHOLDER)
+    if not found:
+        raise EncodingError("the index placeholder is missing from the encoding")
+    return before_index + b'"index":', b"," + between + b'"timestamp":"', b'"' + after_timestamp
 
 
 def leaf_hash(encoded_entry: bytes) -> bytes:

@@ -20,7 +20,16 @@ from apps.common.request_context import current_request_id
 
 from . import proofs, signing
 from .actions import Action
-from .encoding import FORMAT_VERSION, ActorRef, EncodingError, SubjectRef, encode_entry, leaf_hash, normalise
+from .encoding import (
+    FORMAT_VERSION,
+    ActorRef,
+    EncodingError,
+    SubjectRef,
+    encode_entry,
+    encode_entry_parts,
+    leaf_hash,
+    normalise,
+)
 from .models import AuditEntry, Checkpoint, Cosignature, SigningKey, TreeNode
 from .verifier import (
     VerificationError,
@@ -87,18 +96,10 @@ def _advisory_xact_lock(key: int) -> None:
 
 
 def _lock_sequencer_and_read_state() -> tuple[int, int]:
-    """Takes the sequencer lock, then returns (next index, size of the latest checkpoint).
-
-    The read happens after the lock is granted with a fresh snapshot (READ COMMITTED), so it sees
-    every entry committed by the previous holder. Because the lock is held until commit, committed
-    entries always form a gap-free prefix of the log. On PostgreSQL both steps are one round trip
-    (the function docket_audit_lock_sequencer, migration 0003).
-    """
+    """SQLite (the embedded demo): returns (next index, size of the latest checkpoint). The demo opens
+    transactions with BEGIN IMMEDIATE, which holds the database's single write lock until commit, so
+    committed entries form a gap-free prefix of the log. PostgreSQL uses `_append_postgresql`."""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT next_index, covered FROM docket_audit_lock_sequencer(%s)", [_SEQUENCER_LOCK_KEY])
-            next_index, covered = cursor.fetchone()
-            return next_index, covered
         cursor.execute(
             'SELECT (SELECT MAX("index") FROM audit_auditentry), (SELECT MAX(tree_size) FROM audit_checkpoint)'
         )
@@ -135,67 +136,57 @@ def record(*, actor, action: Action | str, subject, data: dict[str, Any], reques
     # savepoint=False: a failed append must abort the caller's whole transaction anyway, and a
     # savepoint would cost two more round trips while the sequencer lock is held.
     with transaction.atomic(savepoint=False):
-        index, covered = _lock_sequencer_and_read_state()
+        if connection.vendor == "postgresql":
+            entry, covered = _append_postgresql(actor_ref=actor_ref, action=action.value, subject_ref=subject_ref,
+                                                data=data, request_id=request_id)
+            index = entry.index
+        else:
+            index, covered = _lock_sequencer_and_read_state()
         bound = max(1, settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED)
         uncovered_after = index + 1 - covered
         if uncovered_after > bound:
+            # Signs the committed log before this entry (tree size `index`), under the sequencer lock.
             _sign_checkpoint_locked(tree_size=index)
         elif uncovered_after % max(1, bound // 2) == 0:
             transaction.on_commit(_queue_checkpoint_task, robust=True)
-        timestamp = timezone.now()
-        encoded = encode_entry(
-            index=index,
-            timestamp=timestamp,
-            actor=actor_ref,
-            action=action.value,
-            subject=subject_ref,
-            data=data,
-            request_id=request_id,
-        )
-        entry = AuditEntry(
-            index=index,
-            timestamp=timestamp,
-            actor_type=actor_ref.type,
-            actor_id=actor_ref.id,
-            actor_name=actor_ref.name,
-            action=action.value,
-            subject_type=subject_ref.type,
-            subject_id=subject_ref.id,
-            subject_label=subject_ref.label,
-            data=data,
-            request_id=request_id,
-            format_version=FORMAT_VERSION,
-            encoded=encoded,
-            leaf_hash=leaf_hash(encoded),
-        )
-        _insert_entry(entry)
+        if connection.vendor != "postgresql":
+            timestamp = timezone.now()
+            encoded = encode_entry(index=index, timestamp=timestamp, actor=actor_ref, action=action.value,
+                                   subject=subject_ref, data=data, request_id=request_id)
+            entry = AuditEntry(
+                index=index, timestamp=timestamp, actor_type=actor_ref.type, actor_id=actor_ref.id,
+                actor_name=actor_ref.name, action=action.value, subject_type=subject_ref.type,
+                subject_id=subject_ref.id, subject_label=subject_ref.label, data=data, request_id=request_id,
+                format_version=FORMAT_VERSION, encoded=encoded, leaf_hash=leaf_hash(encoded),
+            )
+            entry.save()
     return entry
 
 
-_INSERT_COLUMNS = [
-    "index", "timestamp", "actor_type", "actor_id", "actor_name", "action", "subject_type", "subject_id",
-    "subject_label", "data", "request_id", "format_version", "encoded", "leaf_hash",
-]
-
-
-def _insert_entry(entry: AuditEntry) -> None:
-    """One INSERT statement, without the ORM's per-save work, since other writers wait on the lock."""
-    if connection.vendor != "postgresql":
-        entry.save()
-        return
-    columns = ", ".join(f'"{name}"' for name in _INSERT_COLUMNS)
+def _append_postgresql(*, actor_ref, action: str, subject_ref, data, request_id) -> tuple[AuditEntry, int]:
+    """Appends the entry with docket_audit_append (migration 0004): lock, index, timestamp, encoding,
+    leaf hash and INSERT in one round trip, the encoding around index and timestamp prepared here
+    before the lock is taken. Returns the entry and the size of the latest checkpoint."""
+    head, middle, tail = encode_entry_parts(actor=actor_ref, action=action, subject=subject_ref, data=data,
+                                            request_id=request_id)
+    data_text = json.dumps(data, ensure_ascii=False, allow_nan=False)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO audit_auditentry ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)",
-            [
-                entry.index, entry.timestamp, entry.actor_type, entry.actor_id, entry.actor_name, entry.action,
-                entry.subject_type, entry.subject_id, entry.subject_label,
-                json.dumps(entry.data, ensure_ascii=False, allow_nan=False), entry.request_id,
-                entry.format_version, entry.encoded, entry.leaf_hash,
-            ],
+            "SELECT entry_index, entry_timestamp, covered, entry_encoded, entry_leaf_hash FROM docket_audit_append("
+            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::smallint)",
+            [_SEQUENCER_LOCK_KEY, head, middle, tail, actor_ref.type, actor_ref.id, actor_ref.name, action,
+             subject_ref.type, subject_ref.id, subject_ref.label, data_text, request_id, FORMAT_VERSION],
         )
+        index, timestamp, covered, encoded, leaf = cursor.fetchone()
+    entry = AuditEntry(
+        index=index, timestamp=timestamp, actor_type=actor_ref.type, actor_id=actor_ref.id, actor_name=actor_ref.name,
+        action=action, subject_type=subject_ref.type, subject_id=subject_ref.id, subject_label=subject_ref.label,
+        data=data, request_id=request_id, format_version=FORMAT_VERSION, encoded=bytes(encoded),
+        leaf_hash=bytes(leaf),
+    )
     entry._state.adding = False
     entry._state.db = connection.alias
+    return entry, covered
 
 
 def _queue_checkpoint_task() -> None:
