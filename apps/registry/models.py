@@ -439,6 +439,8 @@ class ModelVersion(ImmutableAfterInsertMixin, models.Model):
             models.UniqueConstraint(fields=["model", "number"], name="registry_model_version_number"),
             models.CheckConstraint(condition=models.Q(number__gte=1), name="registry_model_version_number_positive"),
         ]
+        # The API's registered_after/registered_before filters and the UI's recent lists.
+        indexes = [models.Index(fields=["registered_at"], name="registry_mv_registered_at")]
 
     def __str__(self) -> str:
         return f"{self.model} v{self.number}"
