@@ -22,7 +22,7 @@ test: $(BIN)/.installed
 	scripts/with-postgres.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
-	$(BIN)/ruff check apps config tests benchmarks
+	$(BIN)/ruff check apps config tests benchmarks docket
 
 clean:
 	rm -rf var/celery var/test-media

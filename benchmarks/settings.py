@@ -1,6 +1,6 @@
 """Benchmark settings: the test settings plus django-auditlog, the comparison baseline."""
 
-from config.settings.test import *
+from config.settings.test import *  # noqa: F403 - the test settings, extended below
 from config.settings.test import INSTALLED_APPS, VAR_DIR
 
 INSTALLED_APPS = [*INSTALLED_APPS, "auditlog"]

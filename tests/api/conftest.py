@@ -26,49 +26,20 @@ from apps.registry.models import (
     ModelVersion,
     UseCase,
 )
-from tests.factories.accounts import TeamFactory, UserFactory, api_key_with_plaintext
+from tests.factories.accounts import UserFactory, api_key_with_plaintext
 from tests.factories.registry import DatasetFactory, DatasetVersionFactory, ModelFactory, UseCaseFactory
 
 PROBLEM_BASE = "https://docket.dev/problems/"
 
 
-@pytest.fixture(autouse=True)
-def reference_data(db):
-    call_command("load_reference_data", stdout=io.StringIO())
-
-
 # --- people and keys --------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def team():
-    return TeamFactory(key="credit-risk")
 
-
-@pytest.fixture
-def other_team():
-    return TeamFactory(key="talent")
-
-
-@pytest.fixture
-def admin_user():
-    return UserFactory(username="ada-admin", roles=[Role.ADMIN])
-
-
-@pytest.fixture
-def auditor():
-    return UserFactory(username="audrey-auditor", roles=[Role.AUDITOR])
-
-
-@pytest.fixture
-def submitter(team):
-    return UserFactory(username="sam-submitter", roles=[Role.SUBMITTER], teams=[team])
-
-
-@pytest.fixture
-def outsider(other_team):
-    """A submitter of another team: may not see the first team's use cases."""
-    return UserFactory(username="olga-outsider", roles=[Role.SUBMITTER], teams=[other_team])
+@pytest.fixture(autouse=True)
+def reference_data(db):
+    """Every test here sees the Annex III reference data, loaded the way seed_demo loads it."""
+    call_command("load_reference_data", stdout=io.StringIO())
 
 
 @pytest.fixture

@@ -6,7 +6,14 @@ import pytest
 from django.db import connection, transaction
 
 from apps.audit.actions import Action
-from apps.audit.encoding import ActorRef, SubjectRef, encode_entry, encode_entry_parts, format_timestamp, leaf_hash
+from apps.audit.encoding import (
+    ActorRef,
+    SubjectRef,
+    encode_entry,
+    encode_entry_parts,
+    format_timestamp,
+    leaf_hash,
+)
 from apps.audit.models import AuditEntry
 from apps.audit.services import SYSTEM, record
 

@@ -6,8 +6,8 @@ from django.db import transaction
 
 from apps.accounts.services import team_create
 from apps.audit.models import AuditEntry, Checkpoint
-from apps.audit.services import SYSTEM
 from apps.audit.selectors import signing_keys
+from apps.audit.services import SYSTEM
 from apps.audit.verifier import open_note, parse_checkpoint, parse_vkey
 from tests.integration.worker import running_celery_worker, wait_for
 

@@ -15,46 +15,14 @@ from apps.accounts.models import User
 from apps.accounts.roles import Role
 from apps.audit.models import AuditEntry
 from apps.registry import services
-from tests.factories.accounts import TeamFactory, UserFactory
+from tests.factories.accounts import UserFactory
 from tests.factories.registry import UseCaseFactory
 
 
 @pytest.fixture(autouse=True)
 def reference_data(db):
-    """Every registry test sees the Annex III reference data, loaded the way seed_demo loads it."""
+    """Every test here sees the Annex III reference data, loaded the way seed_demo loads it."""
     call_command("load_reference_data", stdout=io.StringIO())
-
-
-@pytest.fixture
-def team():
-    return TeamFactory(key="credit-risk")
-
-
-@pytest.fixture
-def other_team():
-    return TeamFactory(key="talent")
-
-
-@pytest.fixture
-def admin_user():
-    return UserFactory(username="ada-admin", roles=[Role.ADMIN])
-
-
-@pytest.fixture
-def auditor():
-    return UserFactory(username="audrey-auditor", roles=[Role.AUDITOR])
-
-
-@pytest.fixture
-def submitter(team):
-    """A submitter in the owner team: holds submit_to_usecase on the team's use cases through the group."""
-    return UserFactory(username="sam-submitter", roles=[Role.SUBMITTER], teams=[team])
-
-
-@pytest.fixture
-def outsider(other_team):
-    """A submitter in another team: no permission on the first team's use cases."""
-    return UserFactory(username="olga-outsider", roles=[Role.SUBMITTER], teams=[other_team])
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ def story(facts: dict) -> list:
     use_case, version = facts["use_case"], facts["model_version"]
     documentation = facts["documentation"]
     latest = facts["reviews"][-1] if facts["reviews"] else None
-    doc = lambda field: value_or_missing(documentation.get(field), checklist.DOCUMENTATION_FIELDS[field])
+    def doc(field):
+        return value_or_missing(documentation.get(field), checklist.DOCUMENTATION_FIELDS[field])
     evaluation = [d for d in version["datasets"] if d["role"] in ("test", "validation")]
     training = [d for d in version["datasets"] if d["role"] == "train"]
     protected = sorted({attribute for d in evaluation for attribute in d["protected_attributes"]})

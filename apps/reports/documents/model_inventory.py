@@ -83,7 +83,8 @@ def story(facts: dict) -> list:
                                      ("Versions", value_or_missing(None, "a registered model version"))]))
             continue
         doc = entry["documentation"]
-        missing = lambda value, needed: value_or_missing(value, needed)
+        def missing(value, needed):
+            return value_or_missing(value, needed)
         story.append(key_values([
             ("Purpose and products", f"{entry['purpose']}" + (f" Products: {doc['products']}" if doc.get("products")
                                                                else "")),
