@@ -519,6 +519,99 @@ def cmd_report_list(args, client_factory):
     return rows, _table(flat, ["id", "kind", "subject", "status", "progress", "sha256"])
 
 
+# --- lineage ------------------------------------------------------------------------------------------
+
+LINEAGE_STARTS = ("node", "model_version", "dataset_version", "deployment", "review_case", "approval", "dataset")
+
+
+def _lineage_start(args) -> dict:
+    start = {name: getattr(args, name) for name in LINEAGE_STARTS if getattr(args, name, None) is not None}
+    if len(start) != 1:
+        raise UsageError("Name exactly one start: --node, --model-version, --dataset-version, --deployment, "
+                         "--review-case, --approval or --dataset.")
+    return start
+
+
+def _hidden_line(answer: dict) -> str:
+    total = (answer.get("hidden") or {}).get("total", 0)
+    return f"hidden nodes: {total} (you may not see them; nothing beyond them is shown)" if total else \
+        "hidden nodes: none"
+
+
+def _describe_graph(graph: dict) -> str:
+    lines = [(f"{graph['direction']} of {', '.join(n['label'] for n in graph['start'])} as of {graph['as_of']} "
+              f"(depth {graph['depth']})")]
+    lines += [f"  {'  ' * (node['depth'] - 1)}{node['depth']}. {node['kind']:<16} {node['label']}  [node {node['id']}]"
+              for node in graph["nodes"]]
+    if not graph["nodes"]:
+        lines.append("  (nothing)")
+    lines.append(_hidden_line(graph))
+    return "\n".join(lines)
+
+
+def cmd_lineage_walk(args, client_factory):
+    client = client_factory()
+    options = {**_lineage_start(args), "depth": args.depth, "as_of": args.as_of}
+    graph = (client.lineage_upstream if args.action == "upstream" else client.lineage_downstream)(**options)
+    return graph, _describe_graph(graph)
+
+
+def _describe_window(answer: dict) -> str:
+    lines = [(f"deployments in {answer['environment']} depending on "
+              f"{', '.join(n['label'] for n in answer['datasets'])} between {answer['start']} and {answer['end']}:")]
+    lines += [f"  deployment {d['deployment']}: {d['use_case']}/{d['model']} v{d['version']} deployed "
+              f"{d['deployed_at']} ({d['status']}), {d['distance']} edge(s) away" for d in answer["deployments"]]
+    if not answer["deployments"]:
+        lines.append("  none")
+    lines.append(_hidden_line(answer))
+    return "\n".join(lines)
+
+
+def cmd_lineage_window(args, client_factory):
+    dataset = {"dataset": args.dataset, "dataset_version": args.dataset_version, "node": args.node}
+    answer = client_factory().lineage_window(environment=args.environment, start=args.start, end=args.end,
+                                             **dataset)
+    return answer, _describe_window(answer)
+
+
+def _describe_behind(answer: dict) -> str:
+    lines = [f"behind {answer['use_case']} in {answer['environment']} at {answer['at']}:"]
+    for deployment in answer["deployments"]:
+        lines.append(f"  deployment {deployment['deployment']}: {deployment['model']} v{deployment['version']} "
+                     f"(sha256 {deployment['artifact_sha256'][:16]}...) since {deployment['deployed_at']}")
+        for approval in deployment["approvals"]:
+            signers = ", ".join(f"{s['signer']} ({s['meaning']})" for s in approval["signatures"])
+            lines.append(f"    approval {approval['approval']}: {approval['state_at']} then; signed by {signers}")
+        for dataset in deployment["datasets"]:
+            lines.append(f"    dataset {dataset['dataset']} v{dataset['version']}: legal basis "
+                         f"{dataset['legal_basis_label'] or 'n/a'}")
+    if not answer["deployments"]:
+        lines.append("  no deployment was running then")
+    lines.append(_hidden_line(answer))
+    return "\n".join(lines)
+
+
+def cmd_lineage_behind(args, client_factory):
+    answer = client_factory().lineage_behind(args.use_case, args.at, environment=args.environment)
+    return answer, _describe_behind(answer)
+
+
+def cmd_lineage_inquiry_save(args, client_factory):
+    client = client_factory()
+    inquiry = client.lineage_inquiry_save(args.kind, dict(args.param), requester=args.requester, reason=args.reason)
+    text = (f"inquiry {inquiry['id']} saved: answer sha256 {inquiry['answer_sha256']}, "
+            f"checkpoint {inquiry['checkpoint_tree_size']}")
+    if args.pdf:
+        digest = client.lineage_inquiry_pdf(inquiry["id"], args.pdf)
+        text += f"\n  PDF written to {args.pdf} (sha256 {digest}, checked)"
+    return inquiry, text
+
+
+def cmd_lineage_inquiry_pdf(args, client_factory):
+    digest = client_factory().lineage_inquiry_pdf(args.inquiry, args.out)
+    return {"id": args.inquiry, "path": args.out, "sha256": digest}, f"{args.out}: sha256 {digest} (checked)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
@@ -684,6 +777,41 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("--out", required=True, metavar="FILE")
     command(report, "list", cmd_report_list, "list the documents you may see").add_argument(
         "--limit", type=int, default=50)
+
+    lineage = commands.add_parser("lineage", help="lineage queries and inquiries").add_subparsers(
+        dest="action", required=True)
+    for direction in ("upstream", "downstream"):
+        walk = command(lineage, direction, cmd_lineage_walk, f"what is {direction} of a node, as of a time")
+        for name in LINEAGE_STARTS:
+            walk.add_argument(f"--{name.replace('_', '-')}", dest=name, type=str if name == "dataset" else int,
+                              help="dataset key" if name == "dataset" else f"{name.replace('_', ' ')} id")
+        walk.add_argument("--depth", type=int, help="1 to 10 edges (default 3)")
+        walk.add_argument("--as-of", help="ISO 8601 time with zone (default now)")
+    window = command(lineage, "window", cmd_lineage_window,
+                     "deployments in an environment that depended on a dataset between two times")
+    window.add_argument("--dataset", help="dataset key (all versions)")
+    window.add_argument("--dataset-version", type=int, help="dataset version id")
+    window.add_argument("--node", type=int, help="lineage node id")
+    window.add_argument("--environment", required=True)
+    window.add_argument("--start", required=True, help="ISO 8601 time with zone")
+    window.add_argument("--end", required=True, help="ISO 8601 time with zone")
+    behind = command(lineage, "behind", cmd_lineage_behind,
+                     "what was behind a use case's decisions at a time (version, approval, datasets)")
+    behind.add_argument("use_case", metavar="USE_CASE")
+    behind.add_argument("--at", required=True, help="ISO 8601 time with zone")
+    behind.add_argument("--environment", default="production")
+    inquiry = lineage.add_parser("inquiry", help="saved inquiries").add_subparsers(dest="inquiry_action",
+                                                                                   required=True)
+    save = command(inquiry, "save", cmd_lineage_inquiry_save, "run and save an inquiry (who asked, why)")
+    save.add_argument("--kind", required=True, choices=["upstream", "downstream", "window", "behind"])
+    save.add_argument("--param", action="append", type=key_value, default=[], metavar="KEY=VALUE",
+                      help="a query parameter, e.g. deployment=12, depth=5, as_of=2026-03-03T00:00:00Z")
+    save.add_argument("--requester", required=True, help="who asked (regulator, court, data subject)")
+    save.add_argument("--reason", required=True, help="why the inquiry is run")
+    save.add_argument("--pdf", metavar="FILE", help="also render the PDF and write it here")
+    pdf = command(inquiry, "pdf", cmd_lineage_inquiry_pdf, "render (once) and download an inquiry's PDF")
+    pdf.add_argument("inquiry", type=int, metavar="INQUIRY_ID")
+    pdf.add_argument("--out", required=True, metavar="FILE")
 
     audit = commands.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
     verify = audit.add_parser("verify", add_help=False,

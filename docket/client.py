@@ -406,6 +406,54 @@ class DocketClient:
                                     f"{digest.hexdigest()} differs from the recorded {report['sha256']}."})
         return digest.hexdigest()
 
+    # --- lineage -----------------------------------------------------------------------------------
+
+    def lineage_upstream(self, **start_and_options: Any) -> dict:
+        """What the start node came from. Start: node, model_version, dataset_version, deployment,
+        review_case, approval (ids) or dataset (key); options: depth (1-10), as_of (ISO 8601)."""
+        return self.request("GET", "/lineage/upstream", params=_present(start_and_options))
+
+    def lineage_downstream(self, **start_and_options: Any) -> dict:
+        """What came from the start node; the same arguments as `lineage_upstream`."""
+        return self.request("GET", "/lineage/downstream", params=_present(start_and_options))
+
+    def lineage_window(self, *, environment: str, start: str, end: str, **dataset: Any) -> dict:
+        """Deployments in `environment` that depended on the dataset (dataset=key, dataset_version=id or
+        node=id) at some time between `start` and `end`."""
+        return self.request("GET", "/lineage/window",
+                            params=_present({"environment": environment, "start": start, "end": end, **dataset}))
+
+    def lineage_behind(self, use_case: str, at: str, *, environment: str = "production") -> dict:
+        """What was behind the use case's decisions in `environment` at time `at`."""
+        return self.request("GET", "/lineage/behind",
+                            params={"use_case": use_case, "at": at, "environment": environment})
+
+    def lineage_inquiry_save(self, kind: str, parameters: dict, *, requester: str, reason: str) -> dict:
+        """Runs and saves an inquiry (kind: upstream, downstream, window, behind) with who asked and why."""
+        return self.request("POST", "/lineage/inquiries",
+                            json={"kind": kind, "parameters": parameters, "requester": requester, "reason": reason})
+
+    def lineage_inquiry(self, inquiry_id: int) -> dict:
+        return self.request("GET", f"/lineage/inquiries/{int(inquiry_id)}")
+
+    def lineage_inquiry_pdf(self, inquiry_id: int, destination: str | os.PathLike) -> str:
+        """Renders the inquiry's PDF if needed, writes it to `destination`, checks its SHA-256 against the
+        one Docket recorded and returns it."""
+        inquiry = self.request("POST", f"/lineage/inquiries/{int(inquiry_id)}/pdf")
+        try:
+            response = self._http.get(f"{API_PREFIX}/lineage/inquiries/{int(inquiry_id)}/pdf",
+                                      headers={"Accept": "application/pdf"})
+        except httpx.HTTPError as exc:
+            raise DocketConnectionError(f"Cannot reach Docket at {self.url}: {exc}") from exc
+        if response.is_error:
+            raise DocketError(response.status_code, response.json() if response.content else {})
+        digest = hashlib.sha256(response.content).hexdigest()
+        if digest != inquiry["pdf_sha256"]:
+            raise DocketError(422, {"title": "Checksum mismatch", "detail": f"The downloaded PDF's SHA-256 "
+                                    f"{digest} differs from the recorded {inquiry['pdf_sha256']}."})
+        Path(destination).write_bytes(response.content)
+        return digest
+
     # --- promotion gate -----------------------------------------------------------------------------
 
     def gate_check(self, model: str, version: int, artifact_sha256: str, environment: str, *,
@@ -431,3 +479,8 @@ class DocketClient:
 
     def revoke_approval(self, approval_id: int, reason: str) -> dict:
         return self.request("POST", f"/gate/approvals/{approval_id}/revoke", json={"reason": reason})
+
+
+def _present(values: dict) -> dict:
+    """The query parameters that were given (None means "not given")."""
+    return {key: value for key, value in values.items() if value is not None}

@@ -56,5 +56,12 @@ class Action(models.TextChoices):
     REPORTS_DOCUMENT_REQUESTED = "reports.document.requested", "Compliance document requested"
     REPORTS_DOCUMENT_GENERATED = "reports.document.generated", "Compliance document generated"
     REPORTS_DOCUMENT_FAILED = "reports.document.failed", "Compliance document generation failed"
+    # lineage
+    LINEAGE_EVENT_INGESTED = "lineage.event.ingested", "OpenLineage event ingested"
+    LINEAGE_EDGE_ENDED = "lineage.edge.ended", "Lineage edge ended"
+    LINEAGE_MAPPING_CREATED = "lineage.mapping.created", "OpenLineage dataset mapping created"
+    LINEAGE_MAPPING_DEACTIVATED = "lineage.mapping.deactivated", "OpenLineage dataset mapping deactivated"
+    LINEAGE_INQUIRY_SAVED = "lineage.inquiry.saved", "Lineage inquiry saved"
+    LINEAGE_INQUIRY_EXPORTED = "lineage.inquiry.exported", "Lineage inquiry exported as PDF"
     # audit
     AUDIT_SIGNING_KEY_ROTATED = "audit.signing_key.rotated", "Audit signing key rotated"

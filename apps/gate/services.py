@@ -31,6 +31,7 @@ from apps.audit.models import Checkpoint
 from apps.audit.services import record
 from apps.common import rawsql
 from apps.common.errors import Conflict, PermissionDenied, ValidationFailed, validation_error
+from apps.lineage import services as lineage_services
 from apps.registry import permissions as registry_permissions
 from apps.registry import services as registry_services
 from apps.registry.models import Deployment, Model, ModelVersion, RiskClass, UseCase
@@ -540,6 +541,7 @@ def approval_revoke(*, actor, approval: Approval, reason: str) -> Approval:
         approval.revoked_at = timezone.now()
         approval.revocation_reason = reason
         approval.save()
+        lineage_services.approval_revoked(approval=approval)
         record(
             actor=actor, action=Action.GATE_APPROVAL_REVOKED, subject=approval,
             data={"model_version": str(approval.model_version), "artifact_sha256": approval.artifact_sha256,

@@ -37,6 +37,7 @@ from apps.common.errors import (
     ValidationFailed,
 )
 from apps.common.hashing import normalise_sha256, sha256_of_file
+from apps.lineage import services as lineage_services
 
 from . import permissions
 from .artifacts import inspect_artifact, inspect_dataset_file, safe_file_name
@@ -823,6 +824,7 @@ def model_version_register(
                     higher_is_better=metric.higher_is_better,
                     threshold_note=metric.threshold_note,
                 ).save()
+        lineage_services.edges_for_model_version(model_version=version)
         record(
             actor=actor,
             action=Action.REGISTRY_MODEL_VERSION_REGISTERED,
@@ -1057,6 +1059,7 @@ def dataset_version_register(
             version.file.save(file_facts["stored_name"], file, save=False)
             saved.append(version.file.name)
         _insert_or_duplicate(version, message=f"Version {version.number} of {dataset} was registered concurrently.")
+        lineage_services.edges_for_dataset_version(dataset_version=version)
         record(
             actor=actor,
             action=Action.REGISTRY_DATASET_VERSION_REGISTERED,
@@ -1150,6 +1153,7 @@ def _set_deployment_status(deployment: Deployment, *, actor, status: str, reason
     deployment.status_changed_at = timezone.now()
     deployment.status_reason = reason
     deployment.save(update_fields=["status", "status_changed_at", "status_reason", "updated_at"])
+    lineage_services.deployment_status_changed(deployment=deployment)
     record(
         actor=actor,
         action=Action.REGISTRY_DEPLOYMENT_STATUS_CHANGED,
@@ -1213,6 +1217,7 @@ def deployment_record(
             status=DeploymentStatus.ACTIVE,
             status_changed_at=now,
         )
+        lineage_services.edges_for_deployment(deployment=deployment)
         record(
             actor=actor,
             action=Action.REGISTRY_DEPLOYMENT_RECORDED,

@@ -28,6 +28,7 @@ from apps.audit.encoding import canonical_json, normalise
 from apps.audit.services import SYSTEM, record
 from apps.common.errors import Conflict, NotFound, PermissionDenied, ValidationFailed, validation_error
 from apps.common.hashing import sha256_of_file
+from apps.lineage import services as lineage_services
 from apps.registry.models import DATASHEET_FIELDS, DatasetRole, DatasetVersion, ModelVersion, RiskClass
 
 from . import sandbox, selectors
@@ -988,6 +989,7 @@ def review_approve(*, actor, case: ReviewCase, password: str, conditions: Sequen
                 conditions=all_conditions,
             )
             approval.save()
+            lineage_services.edges_for_approval(approval=approval)
             record(actor=actor, action=Action.REVIEWS_APPROVAL_GRANTED, subject=approval,
                    data={"case": case.pk, "artifact_sha256": approval.artifact_sha256,
                          "environment": approval.environment, "approved_at": approval.approved_at,

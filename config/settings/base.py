@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "apps.reviews",
     "apps.gate",
     "apps.reports",
+    "apps.lineage",
 ]
 
 MIDDLEWARE = [
@@ -127,6 +128,11 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.common.api.schema.problem_media_type_hook",
     ],
+    # Two choice sets share the field name "kind"; name them after what they are.
+    "ENUM_NAME_OVERRIDES": {
+        "DocumentKindEnum": "apps.reports.models.DocumentKind",
+        "InquiryKindEnum": "apps.lineage.models.InquiryKind",
+    },
 }
 
 
@@ -224,6 +230,11 @@ DOCKET_GATE_DECISION_VALID_SECONDS = env_int("DOCKET_GATE_DECISION_VALID_SECONDS
 DOCKET_GATE_OVERRIDE_VALID_MINUTES = env_int("DOCKET_GATE_OVERRIDE_VALID_MINUTES", 240)
 DOCKET_GATE_EXPIRY_WARNING_DAYS = env_int("DOCKET_GATE_EXPIRY_WARNING_DAYS", 30)
 DOCKET_GATE_MAX_REQUEST_BYTES = env_int("DOCKET_GATE_MAX_REQUEST_BYTES", 64 * 1024)
+# Lineage (docs/lineage.md): largest OpenLineage event accepted (after gzip decompression), and
+# OpenLineage dataset names mapped to Docket datasets, as "namespace-glob|name-glob=dataset-key" items
+# consulted after the mappings kept in the database.
+DOCKET_LINEAGE_MAX_EVENT_BYTES = env_int("DOCKET_LINEAGE_MAX_EVENT_BYTES", 1024 * 1024)
+DOCKET_LINEAGE_DATASET_MAPPINGS = env_list("DOCKET_LINEAGE_DATASET_MAPPINGS", [])
 CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
     "task": "apps.audit.tasks.checkpoint_sign_task",
     "schedule": float(DOCKET_AUDIT_CHECKPOINT_INTERVAL_SECONDS),
