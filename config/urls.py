@@ -8,6 +8,11 @@ from apps.common import views as common_views
 urlpatterns = [
     path("", common_views.home, name="home"),
     path("healthz", common_views.healthz, name="healthz"),
+    path("reviews/", include("apps.reviews.urls")),
+    path("registry/", include("apps.registry.urls")),
+    path("audit/", include("apps.audit.urls")),
+    path("gate/", include("apps.gate.urls")),
+    path("lineage/", include("apps.lineage.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

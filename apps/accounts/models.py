@@ -7,6 +7,8 @@ import datetime as dt
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, Group
 from django.db import models
+from django.db.models.signals import m2m_changed
+from django.dispatch import receiver
 
 from apps.common.models import TimeStampedModel
 
@@ -39,7 +41,18 @@ class User(AbstractUser):
         return self.kind == self.Kind.SERVICE
 
     def has_role(self, role: Role | str) -> bool:
-        return self.is_active and self.groups.filter(name=str(role)).exists()
+        return self.is_active and str(role) in self.group_names()
+
+    def group_names(self) -> frozenset[str]:
+        """The names of the user's groups (roles and teams), read once per loaded instance: a request
+        loads its user afresh, and changes through `user.groups` clear it (see signals below)."""
+        names = self.__dict__.get("_group_names")
+        if names is None:
+            names = self.__dict__["_group_names"] = frozenset(self.groups.values_list("name", flat=True))
+        return names
+
+    def forget_group_names(self) -> None:
+        self.__dict__.pop("_group_names", None)
 
 
 class Team(TimeStampedModel):
@@ -148,3 +161,10 @@ class ApiKey(models.Model):
         if self.is_expired(at):
             return "expired"
         return "active"
+
+
+@receiver(m2m_changed, sender=User.groups.through)
+def _forget_cached_group_names(sender, instance, action, **kwargs):
+    """Keeps `User.has_role` truthful when the same instance's groups change (`user.groups.add(...)`)."""
+    if action in ("post_add", "post_remove", "post_clear") and isinstance(instance, User):
+        instance.forget_group_names()

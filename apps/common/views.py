@@ -6,9 +6,11 @@ from django.shortcuts import render
 
 @login_required
 def home(request):
-    from apps.registry.selectors import use_case_list
+    """The dashboard: inventory, reviews waiting for the user, expiring approvals, recent gate denials
+    and failing checks, all limited to what the user may see (apps.common.dashboard)."""
+    from apps.common.dashboard import dashboard_for
 
-    return render(request, "common/home.html", {"use_cases": use_case_list(fetched_by=request.user)})
+    return render(request, "common/dashboard.html", {"dashboard": dashboard_for(request.user)})
 
 
 def healthz(request):

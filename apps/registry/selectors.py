@@ -176,3 +176,26 @@ def deployment_list(
     if active_only:
         queryset = queryset.filter(status="active")
     return queryset.order_by("-deployed_at", "-pk")
+
+
+def dataset_version_usage(*, fetched_by, dataset_version: DatasetVersion) -> QuerySet[ModelVersionDataset]:
+    """The links from model versions `fetched_by` may see to `dataset_version`, with their model and use case."""
+    return (
+        ModelVersionDataset.objects.filter(
+            dataset_version=dataset_version,
+            model_version__model__use_case__in=use_case_list(fetched_by=fetched_by),
+        )
+        .select_related("model_version__model__use_case")
+        .order_by("model_version__model__use_case__key", "model_version__model__key", "model_version__number", "role")
+    )
+
+
+def linked_dataset_versions(*, model_version: ModelVersion) -> QuerySet[DatasetVersion]:
+    """The dataset versions `model_version` links to, with their full datasheets (for its page); the links
+    themselves come from `model_version_list`, which already limits them to what the caller may see."""
+    return (
+        DatasetVersion.objects.filter(model_links__model_version=model_version)
+        .select_related("dataset")
+        .distinct()
+        .order_by("dataset__key", "number")
+    )

@@ -163,6 +163,10 @@ class ReviewCase(ImmutableAfterInsertMixin, models.Model):
     class Meta:
         ordering = ["-opened_at", "-pk"]
         verbose_name = "review case"
+        indexes = [
+            # The queue and the dashboard's "waiting for you": cases in a state, by age.
+            models.Index(fields=["status", "opened_at"], name="reviews_case_status_opened"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["model_version", "environment"],
@@ -218,6 +222,11 @@ class CheckResult(models.Model):
     class Meta:
         ordering = ["case", "kind"]
         verbose_name = "check result"
+        indexes = [
+            # The dashboard's "checks failing now": the few failed or uncompleted results, newest first.
+            models.Index(fields=["finished_at"], condition=models.Q(status__in=["failed", "error"]),
+                         name="reviews_check_failing"),
+        ]
         constraints = [models.UniqueConstraint(fields=["case", "kind"], name="reviews_one_result_per_check")]
 
     def __str__(self) -> str:

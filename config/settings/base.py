@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "guardian",
+    "django_htmx",
     "apps.common",
     "apps.accounts",
     "apps.audit",
@@ -44,6 +45,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -61,6 +63,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apps.common.navigation.navigation",
             ],
         },
     },
@@ -89,6 +92,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Web sessions end this many seconds after sign-in (default 8 hours, one working day).
+SESSION_COOKIE_AGE = env_int("DOCKET_SESSION_TIMEOUT_SECONDS", 8 * 3600)
 
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -96,6 +101,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("DJANGO_MEDIA_ROOT", str(VAR_DIR / "media")))
@@ -215,6 +221,8 @@ DOCKET_AUDIT_WITNESS_URLS = env_list("DOCKET_AUDIT_WITNESS_URLS", [])
 # Generate a signing key into DOCKET_AUDIT_SIGNING_KEY_FILE on first use (local demo and tests only;
 # in production a missing key is an error: create one with `manage.py audit init-key`).
 DOCKET_AUDIT_AUTOCREATE_KEY = env_bool("DOCKET_AUDIT_AUTOCREATE_KEY", False)
+# Largest evidence pack (in entries) the web UI exports; larger ones: `manage.py audit export` (docs/ui.md).
+DOCKET_AUDIT_UI_EXPORT_MAX_ENTRIES = env_int("DOCKET_AUDIT_UI_EXPORT_MAX_ENTRIES", 50_000)
 # Promotion gate (docs/gate.md): what each environment requires, the attestation key, time windows.
 # "approval" = a valid Approval for the environment; "checks" = passing automated review checks (or an
 # approval). Environments not listed need an approval.

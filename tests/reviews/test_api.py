@@ -265,10 +265,10 @@ def test_the_case_list_runs_a_constant_number_of_queries(django_assert_num_queri
 
     client = client_for(submitter)
     add_cases(1, 100)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         small = client.get(REVIEWS)
     add_cases(3, 200)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         large = client.get(REVIEWS)
     assert len(large.json()["results"]) == 4 > len(small.json()["results"]) == 1
 

@@ -50,6 +50,7 @@ class Command(BaseCommand):
             use_cases = self._use_cases(users, teams)
             datasets = self._datasets(teams)
             self._credit_model(use_cases["credit-scoring"], datasets)
+            self._credit_review(users, use_cases["credit-scoring"])
         except ApplicationError as exc:
             raise CommandError(f"Seeding the demo failed: {exc}") from exc
         self.stdout.write(
@@ -285,6 +286,33 @@ class Command(BaseCommand):
             ],
         )
         self.created.append(f"model version:{version}")
+        # A staging deployment, so /lineage/ shows data -> model version -> deployment in the demo.
+        registry.deployment_record(actor=SYSTEM, model_version=version, environment="staging")
+
+
+    # --- a review with finished checks ---------------------------------------------------------------
+
+    def _credit_review(self, users: dict[str, User], use_case: UseCase) -> None:
+        """The submitter submits the credit model version for production review; its checks run here, in
+        this process (not left to the worker), so the demo starts with a case whose results and SHAP
+        plots are already on its page, awaiting the validator. The tasks the submission queues find the
+        checks finished and do nothing."""
+        from apps.reviews import services as reviews
+        from apps.reviews.models import ReviewCase
+
+        version = Model.objects.get(use_case=use_case, key="credit-default-lr").versions.order_by("number").first()
+        if version is None or ReviewCase.objects.filter(model_version=version).exists():
+            return
+        reviews.policy_defaults_load()
+        case = reviews.review_open(
+            actor=users["submitter"], model_version=version, environment="production", label_column="defaulted",
+            documentation={"human_oversight": "A credit officer reviews every score before the decision and may "
+                                              "override it; overrides are logged and sampled monthly."},
+        )
+        case = reviews.review_checks_start(case=case)
+        for result in case.check_results.order_by("kind"):
+            reviews.check_run(check_result_id=result.pk)
+        self.created.append(f"review:{case.pk} (checks finished)")
 
 
 def _read_table(version: DatasetVersion) -> tuple[list[str], list[list[str]]]:
