@@ -120,6 +120,13 @@ def node_for_approval(approval) -> Node:
                  created_at=approval.approved_at)
 
 
+def node_for_report(document) -> Node:
+    """A generated compliance document (reports app), visible with its use case."""
+    return _node(NodeKind.REPORT, str(document.pk),
+                 label=f"{document.get_kind_display()} {document.file_name or document.pk}",
+                 use_case_id=document.use_case_id, created_at=document.generated_at or timezone.now())
+
+
 def _add_edge(source: Node, target: Node, kind: str, *, valid_from: dt.datetime, detail: dict | None = None,
               event: OpenLineageEvent | None = None) -> Edge:
     """The open edge (source, target, kind), written now unless the same fact is already open."""
@@ -192,6 +199,23 @@ def edges_for_approval(*, approval) -> list[Edge]:
         _add_edge(approval_node, node_for_model_version(approval.model_version), EdgeKind.APPROVED_BY,
                   valid_from=approval.approved_at, detail=detail),
     ]
+
+
+def edges_for_report(*, document, subject) -> Edge | None:
+    """When a document about a model version or a review case is generated: "report (target) was
+    produced by" that node (source), true from the generation time. Documents about a whole use case or
+    the inventory have no node to hang from and add none."""
+    from apps.reviews.models import ReviewCase
+
+    if isinstance(subject, ModelVersion):
+        source = node_for_model_version(subject)
+    elif isinstance(subject, ReviewCase):
+        source = node_for_review_case(subject)
+    else:
+        return None
+    report = node_for_report(document)
+    return _add_edge(source, report, EdgeKind.PRODUCED_BY, valid_from=document.generated_at or timezone.now(),
+                     detail={"kind": document.kind, "sha256": document.sha256})
 
 
 def approval_revoked(*, approval) -> list[Edge]:

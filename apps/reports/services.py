@@ -31,6 +31,7 @@ from apps.common.errors import (
     ValidationFailed,
     validation_error,
 )
+from apps.lineage import services as lineage_services
 from apps.registry.models import ModelVersion, UseCase
 from apps.reviews.models import ReviewCase
 
@@ -283,6 +284,7 @@ def report_build(*, document_id: int) -> GeneratedDocument:
             )
             document.audit_index = entry.index
             document.save(update_fields=["audit_index"])
+            lineage_services.edges_for_report(document=document, subject=subject)
         return document
     except (OperationalError, InterfaceError):
         _remove(stored_name)
