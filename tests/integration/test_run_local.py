@@ -3,6 +3,7 @@ data, runs a real Celery worker that does background work, and keeps its data wh
 
 import http.cookiejar
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -94,6 +95,20 @@ def test_make_run_starts_the_demo_with_a_worker_and_is_idempotent(tmp_path):
             assert username in output, "the demo users' credentials are printed"
         home = server.sign_in("auditor", "docket-demo-password").open(server.base_url + "/").read().decode()
         assert "credit" in home.lower() and "High risk" in home, "the auditor sees the credit-scoring use case"
+
+        # The validator's dashboard has a review waiting, whose checks finished, with SHAP plots.
+        validator = server.sign_in("validator", "docket-demo-password")
+        dashboard = validator.open(server.base_url + "/").read().decode()
+        case_id = re.search(r'href="/reviews/(\d+)/"', dashboard)
+        assert case_id, "the validator's dashboard lists the demo review"
+        with sqlite3.connect(db) as conn:
+            statuses = {row[0] for row in conn.execute(
+                "SELECT status FROM reviews_checkresult WHERE case_id = ?", [int(case_id[1])])}
+        assert statuses and statuses <= {"passed", "failed"}, f"the demo review's checks finished: {statuses}"
+        case_page = validator.open(f"{server.base_url}/reviews/{case_id[1]}/").read().decode()
+        plot = re.search(r'<img src="(/reviews/\d+/checks/[\w-]+/plots/[\w-]+\.png)"', case_page)
+        assert plot, "the demo review shows its SHAP plots"
+        assert validator.open(server.base_url + plot[1]).read()[:8] == b"\x89PNG\r\n\x1a\n"
 
         # The worker (with beat) signs audit checkpoints in the background.
         worker_log = var_dir / "log" / "worker.log"
