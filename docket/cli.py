@@ -201,6 +201,15 @@ def cmd_model_get(args, client_factory):
     return version, _describe_model_version(version)
 
 
+def cmd_model_download(args, client_factory):
+    use_case, model, number = args.model
+    if number is None:
+        raise UsageError("Name the version to download: <use-case>/<model>@<version>.")
+    digest = client_factory().download_artifact(use_case, model, number, args.out)
+    return ({"use_case": use_case, "model": model, "version": number, "path": args.out, "sha256": digest},
+            f"{args.out}: sha256 {digest} (checked against the registered hash)")
+
+
 def cmd_model_versions(args, client_factory):
     filters = {"artifact_sha256": args.sha256, "framework": args.framework}
     if args.model:
@@ -649,6 +658,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--description", default="")
     get = command(model, "get", cmd_model_get, "show a model, or one version with @N")
     get.add_argument("model", type=model_reference, metavar="USE_CASE/MODEL[@N]")
+    download = command(model, "download", cmd_model_download,
+                       "download a version's registered artifact, checked against its SHA-256")
+    download.add_argument("model", type=model_reference, metavar="USE_CASE/MODEL@N")
+    download.add_argument("--out", required=True, help="where to write the file")
     versions = command(model, "versions", cmd_model_versions, "list model versions, newest first")
     versions.add_argument("model", type=model_reference, nargs="?", metavar="USE_CASE/MODEL")
     versions.add_argument("--sha256", help="only versions with this artifact hash")

@@ -388,7 +388,17 @@ class DocketClient:
         """Writes the generated file to `destination`, checks it against the SHA-256 Docket recorded and
         returns that SHA-256. Raises DocketError when the bytes differ."""
         report = self.get_report(report_id)
-        url = f"{API_PREFIX}/reports/{int(report_id)}/download/"
+        return self._download(f"{API_PREFIX}/reports/{int(report_id)}/download/", destination,
+                              expected_sha256=report["sha256"])
+
+    def download_artifact(self, use_case: str, model: str, number: int, destination: str | os.PathLike) -> str:
+        """Writes a model version's registered artifact to `destination`, checks it against the version's
+        registered SHA-256 and returns it. Raises DocketError when the bytes differ (the file is removed)."""
+        version = self.get_model_version(use_case, model, number)
+        return self._download(f"{API_PREFIX}/use-cases/{use_case}/models/{model}/versions/{int(number)}/artifact/",
+                              destination, expected_sha256=version["artifact_sha256"])
+
+    def _download(self, url: str, destination: str | os.PathLike, *, expected_sha256: str) -> str:
         digest = hashlib.sha256()
         try:
             with self._http.stream("GET", url, headers={"Accept": "application/octet-stream"}) as response:
@@ -401,9 +411,11 @@ class DocketClient:
                         digest.update(chunk)
         except httpx.HTTPError as exc:
             raise DocketConnectionError(f"Cannot reach Docket at {self.url}: {exc}") from exc
-        if digest.hexdigest() != report["sha256"]:
+        if digest.hexdigest() != expected_sha256:
+            Path(destination).unlink(missing_ok=True)
             raise DocketError(422, {"title": "Checksum mismatch", "detail": f"The downloaded file's SHA-256 "
-                                    f"{digest.hexdigest()} differs from the recorded {report['sha256']}."})
+                                    f"{digest.hexdigest()} differs from the recorded {expected_sha256}; "
+                                    "the file was removed."})
         return digest.hexdigest()
 
     # --- lineage -----------------------------------------------------------------------------------

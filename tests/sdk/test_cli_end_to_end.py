@@ -103,6 +103,13 @@ def test_a_pipeline_registers_data_and_a_model_lists_them_and_fetches_them_back(
     code, out, _ = run(capsys, "model", "get", "credit-scoring/default-lr@1")
     assert code == 0 and "metric     auc=0.91 on loans@2" in out
 
+    downloaded = training_files["model"].parent / "downloaded.skops"
+    got = run_json(capsys, "model", "download", "credit-scoring/default-lr@1", "--out", str(downloaded))
+    assert got["sha256"] == artifact_sha256 and downloaded.read_bytes() == training_files["model"].read_bytes()
+    code, _, err = run(capsys, "model", "download", "credit-scoring/default-lr@7", "--out", str(downloaded))
+    assert code == 1 and "404" in err
+    assert run(capsys, "model", "download", "credit-scoring/default-lr", "--out", str(downloaded))[0] == 2
+
     assert DatasetVersion.objects.count() == 2 and ModelVersion.objects.count() == 1
     entry = AuditEntry.objects.filter(action=Action.REGISTRY_MODEL_VERSION_REGISTERED).get()
     assert (entry.actor_type, entry.actor_name) == ("service_account", "training-pipeline")

@@ -15,6 +15,8 @@ urlpatterns = [
          name="model-version-collection"),
     path("use-cases/<slug:use_case>/models/<slug:model>/versions/<int:number>/",
          views.ModelVersionDetailView.as_view(), name="model-version-detail"),
+    path("use-cases/<slug:use_case>/models/<slug:model>/versions/<int:number>/artifact/",
+         views.ModelVersionArtifactView.as_view(), name="model-version-artifact"),
     path("models/", views.ModelListView.as_view(), name="model-list"),
     path("model-versions/", views.ModelVersionListView.as_view(), name="model-version-list"),
     path("datasets/", views.DatasetListView.as_view(), name="dataset-list"),

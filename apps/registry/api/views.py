@@ -3,12 +3,17 @@ each write parses its input, resolves references the caller may see, and calls e
 
 from __future__ import annotations
 
+import logging
+
 from django.db.models import Q
+from django.http import FileResponse
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from apps.accounts.models import Team, User
@@ -17,8 +22,8 @@ from apps.common.api.pagination import DocketCursorPagination, OldestFirstCursor
 from apps.common.api.permissions import ScopedAPIViewMixin
 from apps.common.api.schema import problems
 from apps.common.api.uploads import StreamedUploadMixin, StrictMultiPartParser
-from apps.common.errors import ChecksumMismatch, ImmutableRecord, ValidationFailed
-from apps.common.hashing import normalise_sha256
+from apps.common.errors import ApplicationError, ChecksumMismatch, ImmutableRecord, ValidationFailed
+from apps.common.hashing import normalise_sha256, sha256_of_file
 from apps.gate import services as gate_services
 from apps.registry import selectors, services
 from apps.registry.models import (
@@ -33,6 +38,8 @@ from apps.registry.models import (
 
 from . import access, filters
 from . import serializers as s
+
+logger = logging.getLogger(__name__)
 
 READ_AND_REGISTRY_WRITE = {"GET": [Scope.READ], "HEAD": [Scope.READ], "OPTIONS": [], "*": [Scope.REGISTRY_WRITE]}
 READ_AND_DEPLOYMENTS_WRITE = {"GET": [Scope.READ], "HEAD": [Scope.READ], "OPTIONS": [],
@@ -351,6 +358,55 @@ class ModelVersionCollectionView(StreamedUploadMixin, RegistryView):
         version = access.model_version(request, use_case, model, version.number)
         return self.created(s.ModelVersionOut(version).data,
                             f"/api/v1/use-cases/{use_case}/models/{model}/versions/{version.number}/")
+
+
+class StoredArtifactDamaged(ApplicationError):
+    problem_type = "stored-artifact-damaged"
+    title = "The stored artifact no longer matches its registered SHA-256"
+    status = 409
+
+
+class BinaryRenderer(BaseRenderer):
+    """Lets a client ask for application/octet-stream; the file itself is a FileResponse, and problems
+    (dicts) are still written as JSON."""
+
+    media_type = "application/octet-stream"
+    format = "bin"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data if isinstance(data, bytes) else JSONRenderer().render(data)
+
+
+class ModelVersionArtifactView(RegistryView):
+    """Downloads a model version's artifact: the exact registered bytes, checked against the registered
+    SHA-256 before they are sent (a damaged or swapped file in storage is refused with 409 and logged,
+    never served). Reading is not a change, so it writes no audit entry."""
+
+    queryset = ModelVersion.objects.none()  # for the schema's path parameters; reads go through access
+    renderer_classes = [JSONRenderer, BinaryRenderer]
+
+    @extend_schema(operation_id="model_versions_artifact_download",
+                   responses={(200, "application/octet-stream"): OpenApiResponse(
+                       OpenApiTypes.BINARY, description="The artifact; X-Content-SHA256 and ETag name its SHA-256."),
+                       **problems(409), **READ_ERRORS})
+    def get(self, request, use_case: str, model: str, number: int):
+        version = access.model_version(request, use_case, model, number)
+        with version.artifact.open("rb") as stored:
+            actual, _ = sha256_of_file(stored)
+        if actual != version.artifact_sha256:
+            logger.error("Stored artifact of %s is damaged: sha256 %s, registered %s", version, actual,
+                         version.artifact_sha256)
+            raise StoredArtifactDamaged(
+                f"The stored artifact of {version} has SHA-256 {actual}, not the registered "
+                f"{version.artifact_sha256}; it is not served. Tell the Docket operators.")
+        name = version.artifact_original_name or f"{use_case}-{model}-v{number}.{version.artifact_format}"
+        response = FileResponse(version.artifact.open("rb"), content_type="application/octet-stream",
+                                as_attachment=True, filename=name)
+        response["ETag"] = f'"{version.artifact_sha256}"'
+        response["X-Content-SHA256"] = version.artifact_sha256
+        return response
 
 
 class ModelVersionDetailView(RegistryView):
