@@ -1,0 +1,35 @@
+"""PostgreSQL refuses DELETE, and UPDATE beyond each model's MUTABLE_FIELDS, on review policies, risk
+acceptances, signed decisions and approvals (the function is registry.0003's). Review cases keep their
+own trigger on the locked columns (reviews.0002)."""
+
+from django.db import migrations
+
+from apps.common.evidence_triggers import trigger_sql
+
+PROTECTED = {
+    "reviews_reviewpolicy": [],
+    "reviews_riskacceptance": [],
+    "reviews_decision": ["audit_index"],
+    "reviews_approval": ["revoked_at", "revocation_reason"],
+}
+
+
+def forwards(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for table, mutable in PROTECTED.items():
+        for statement in trigger_sql(table, mutable):
+            schema_editor.execute(statement)
+
+
+def backwards(apps, schema_editor):
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for table in PROTECTED:
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table}")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("reviews", "0003_ui_indexes"), ("registry", "0003_evidence_immutable_in_postgresql")]
+
+    operations = [migrations.RunPython(forwards, backwards)]
