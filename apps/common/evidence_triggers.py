@@ -31,6 +31,7 @@ END;
 $$;
 """
 
+
 def trigger_sql(table: str, mutable: list[str]) -> list[str]:
     arguments = ", ".join(f"'{column}'" for column in mutable)
     return [
@@ -39,3 +40,22 @@ def trigger_sql(table: str, mutable: list[str]) -> list[str]:
         f"FOR EACH ROW EXECUTE FUNCTION docket_refuse_evidence_change({arguments})",
         f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_immutable",
     ]
+
+
+def install(schema_editor, protected: dict[str, list[str]]) -> None:
+    """Creates (or re-creates) the function and one trigger per table with its mutable columns
+    (`protected`: table -> columns); nothing on databases other than PostgreSQL."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute(FUNCTION, params=None)
+    for table, mutable in protected.items():
+        for statement in trigger_sql(table, mutable):
+            schema_editor.execute(statement)
+
+
+def remove(schema_editor, tables) -> None:
+    """Drops the tables' triggers (the shared function stays for the other app's tables)."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for table in tables:
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table}")

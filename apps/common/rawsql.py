@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Field, Model
 
-# Per database connection, per field: the converters the ORM would apply to a fetched value.
-_converters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Per database connection: each field's converters (what the ORM applies to a fetched value) and each
+# model's INSERT statement.
+_per_connection: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def columns(model: type[Model], alias: str) -> str:
@@ -30,7 +31,7 @@ def columns(model: type[Model], alias: str) -> str:
 
 def _field_converters(connection, field: Field) -> tuple:
     """(the column expression, its converters) as the ORM would apply them on this connection."""
-    per_connection = _converters.setdefault(connection, {})
+    per_connection = _per_connection.setdefault(connection, {})
     key = (field.model._meta.label, field.attname)
     found = per_connection.get(key)
     if found is None:
@@ -73,7 +74,7 @@ def insert(instance: Model, *, using: str = DEFAULT_DB_ALIAS) -> None:
         raise ValueError(f"rawsql.insert needs the primary key of the {meta.verbose_name} set in Python.")
     fields = meta.concrete_fields
     key = (meta.label, "insert")
-    per_connection = _converters.setdefault(connection, {})
+    per_connection = _per_connection.setdefault(connection, {})
     sql = per_connection.get(key)
     if sql is None:
         quote = connection.ops.quote_name

@@ -20,11 +20,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import BaseParser, JSONParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from apps.accounts.scopes import Scope
 from apps.common.api.permissions import ScopedAPIViewMixin
+from apps.common.api.renderers import PDFRenderer
 from apps.common.api.schema import problems
 from apps.common.errors import ApplicationError, Conflict, NotFound, ValidationFailed
 from apps.registry.models import Dataset
@@ -234,20 +235,10 @@ class InquiryDetailView(LineageView):
         return Response(s.InquiryOut(selectors.inquiry_get(fetched_by=request.user, pk=pk)).data)
 
 
-class PdfRenderer(BaseRenderer):
-    media_type = "application/pdf"
-    format = "pdf"
-    charset = None
-    render_style = "binary"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data if isinstance(data, bytes) else JSONRenderer().render(data)
-
-
 class InquiryPdfView(LineageView):
     """POST renders the inquiry's PDF (once; audited); GET downloads it (409 before it was rendered)."""
 
-    renderer_classes = [JSONRenderer, PdfRenderer]
+    renderer_classes = [JSONRenderer, PDFRenderer]
 
     @extend_schema(operation_id="lineage_inquiries_pdf_create", request=None,
                    responses={201: s.InquiryOut, **READ_ERRORS})

@@ -13,13 +13,14 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from apps.accounts.models import Team, User
 from apps.accounts.scopes import Scope
 from apps.common.api.pagination import DocketCursorPagination, OldestFirstCursorPagination
 from apps.common.api.permissions import ScopedAPIViewMixin
+from apps.common.api.renderers import BinaryRenderer
 from apps.common.api.schema import problems
 from apps.common.api.uploads import StreamedUploadMixin, StrictMultiPartParser
 from apps.common.errors import ApplicationError, ChecksumMismatch, ImmutableRecord, ValidationFailed
@@ -364,19 +365,6 @@ class StoredArtifactDamaged(ApplicationError):
     problem_type = "stored-artifact-damaged"
     title = "The stored artifact no longer matches its registered SHA-256"
     status = 409
-
-
-class BinaryRenderer(BaseRenderer):
-    """Lets a client ask for application/octet-stream; the file itself is a FileResponse, and problems
-    (dicts) are still written as JSON."""
-
-    media_type = "application/octet-stream"
-    format = "bin"
-    charset = None
-    render_style = "binary"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data if isinstance(data, bytes) else JSONRenderer().render(data)
 
 
 class ModelVersionArtifactView(RegistryView):

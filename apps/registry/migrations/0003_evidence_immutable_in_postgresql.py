@@ -9,7 +9,7 @@ compares the triggers with the models)."""
 
 from django.db import migrations
 
-from apps.common.evidence_triggers import FUNCTION, trigger_sql
+from apps.common import evidence_triggers
 
 # table -> columns that may change after insertion (the model's MUTABLE_FIELDS)
 PROTECTED = {
@@ -22,20 +22,13 @@ PROTECTED = {
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    schema_editor.execute(FUNCTION, params=None)
-    for table, mutable in PROTECTED.items():
-        for statement in trigger_sql(table, mutable):
-            schema_editor.execute(statement)
+    evidence_triggers.install(schema_editor, PROTECTED)
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for table in PROTECTED:
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table}")
-    schema_editor.execute("DROP FUNCTION IF EXISTS docket_refuse_evidence_change()")
+    evidence_triggers.remove(schema_editor, PROTECTED)
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP FUNCTION IF EXISTS docket_refuse_evidence_change()")
 
 
 class Migration(migrations.Migration):

@@ -11,13 +11,14 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from apps.accounts.scopes import Scope
 from apps.audit.encoding import SubjectRef
 from apps.common.api.pagination import DocketCursorPagination
 from apps.common.api.permissions import ScopedAPIViewMixin
+from apps.common.api.renderers import BinaryRenderer
 from apps.common.api.schema import problems
 from apps.common.errors import Conflict, NotFound, ValidationFailed
 from apps.registry.api import access as registry_access
@@ -104,18 +105,6 @@ class ReportDetailView(ReportsView):
     @extend_schema(operation_id="reports_retrieve", responses={200: s.ReportOut, **READ_ERRORS})
     def get(self, request, pk: int):
         return Response(s.ReportOut(selectors.document_get(fetched_by=request.user, pk=pk, auth=request.auth)).data)
-
-
-class BinaryRenderer(BaseRenderer):
-    """Lets a client ask for the PDF or archive; problems (dicts) are still written as JSON."""
-
-    media_type = "application/octet-stream"
-    format = "bin"
-    charset = None
-    render_style = "binary"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        return data if isinstance(data, bytes) else JSONRenderer().render(data)
 
 
 class ReportDownloadView(ReportsView):

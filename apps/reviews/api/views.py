@@ -13,7 +13,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import JSONParser
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from apps.accounts.models import User
@@ -21,6 +21,7 @@ from apps.accounts.permissions import api_key_of
 from apps.accounts.scopes import Scope
 from apps.common.api.pagination import DocketCursorPagination, OldestFirstCursorPagination
 from apps.common.api.permissions import ScopedAPIViewMixin
+from apps.common.api.renderers import PNGRenderer
 from apps.common.api.schema import problems
 from apps.common.errors import ImmutableRecord, NotFound, PermissionDenied, ValidationFailed
 from apps.registry.api import access as registry_access
@@ -172,21 +173,6 @@ class CheckResultDetailView(ReviewsView):
     @extend_schema(operation_id="review_checks_retrieve", responses={200: s.CheckResultOut, **READ_ERRORS})
     def get(self, request, pk: int, kind: str):
         return Response(s.CheckResultOut(access.check_result(request, pk, kind)).data)
-
-
-class PNGRenderer(BaseRenderer):
-    """Lets a client ask for image/png; the PNG itself is streamed as a FileResponse, and problems
-    (dicts) are still written as JSON."""
-
-    media_type = "image/png"
-    format = "png"
-    charset = None
-    render_style = "binary"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        if isinstance(data, bytes):
-            return data
-        return JSONRenderer().render(data)
 
 
 class CheckPlotView(ReviewsView):

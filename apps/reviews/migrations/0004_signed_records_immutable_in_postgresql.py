@@ -4,7 +4,7 @@ own trigger on the locked columns (reviews.0002)."""
 
 from django.db import migrations
 
-from apps.common.evidence_triggers import trigger_sql
+from apps.common import evidence_triggers
 
 PROTECTED = {
     "reviews_reviewpolicy": [],
@@ -15,18 +15,11 @@ PROTECTED = {
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for table, mutable in PROTECTED.items():
-        for statement in trigger_sql(table, mutable):
-            schema_editor.execute(statement)
+    evidence_triggers.install(schema_editor, PROTECTED)
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    for table in PROTECTED:
-        schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table}")
+    evidence_triggers.remove(schema_editor, PROTECTED)
 
 
 class Migration(migrations.Migration):
