@@ -16,7 +16,7 @@ database `mlflow` on the same PostgreSQL server — queried with
 MLflow lives only in its own virtual environment (/tmp/mlflow-venv by default; created with mlflow and
 psycopg2-binary on first use) — never in Docket's .venv or pyproject.toml.
 
-Load: a separate client process (httpx, asyncio, one keep-alive connection per client) runs 1, 16 and
+Load: a separate client process (asyncio, raw HTTP/1.1, one keep-alive connection per client) runs 1, 16 and
 64 concurrent closed-loop clients; at each level Docket then MLflow, each with a warm-up followed by a
 fixed measuring window. Latency is client-side. Everything (PostgreSQL, both servers, the client)
 shares this machine's CPUs.
@@ -323,24 +323,78 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-async def _drive(spec: dict) -> dict:
-    import httpx
+class _Connection:
+    """One keep-alive HTTP/1.1 connection that sends a prepared request and reads one response.
 
-    concurrency, warmup, duration = spec["concurrency"], spec["warmup"], spec["duration"]
+    The load client must cost the machine far less than the servers it measures: httpx spent about
+    2.5 ms of CPU per request here, a third of what a Docket decision costs. This writes pre-encoded
+    request bytes and parses only the status line, Content-Length (or chunked framing) and the body."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader = self.writer = None
+
+    async def request(self, raw: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split(b" ", 2)[1])
+        headers = {}
+        for line in lines[1:]:
+            if line:
+                name, _, value = line.partition(b":")
+                headers[name.strip().lower()] = value.strip()
+        if b"content-length" in headers:
+            body = await self.reader.readexactly(int(headers[b"content-length"]))
+        elif headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+            chunks = []
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                chunks.append(await self.reader.readexactly(size + 2))
+                if size == 0:
+                    break
+            body = b"".join(chunk[:-2] for chunk in chunks)
+        else:
+            body = await self.reader.read()
+        if headers.get(b"connection", b"").lower() == b"close" or not (b"content-length" in headers
+                                                                       or b"transfer-encoding" in headers):
+            self.close()
+        return status, body
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+def _prepared_request(spec: dict) -> tuple[str, int, bytes, object]:
+    """(host, port, the request's bytes, a check of the response) for the target being measured."""
+    from urllib.parse import urlencode, urlsplit
+
+    base = urlsplit(spec["base"])
     if spec["target"] == "docket":
-        method, url, payload = "POST", spec["base"] + "/api/v1/gate/check", json.dumps(spec["body"]).encode()
-        headers = {"Authorization": f"Bearer {spec['key']}", "Content-Type": "application/json"}
-        params = None
+        payload = json.dumps(spec["body"]).encode()
+        raw = (f"POST /api/v1/gate/check HTTP/1.1\r\nHost: {base.netloc}\r\n"
+               f"Authorization: Bearer {spec['key']}\r\nContent-Type: application/json\r\n"
+               f"Content-Length: {len(payload)}\r\nAccept: application/json\r\n\r\n").encode() + payload
 
-        def ok(response) -> bool:
-            return response.status_code == 200 and response.json().get("decision") == "allow"
+        def ok(status: int, body: bytes) -> bool:
+            return status == 200 and json.loads(body).get("decision") == "allow"
     else:
-        method, url, payload, headers = "GET", spec["base"] + "/api/2.0/mlflow/registered-models/alias", None, {}
-        params = {"name": MLFLOW_MODEL, "alias": MLFLOW_ALIAS}
+        query = urlencode({"name": MLFLOW_MODEL, "alias": MLFLOW_ALIAS})
+        raw = (f"GET /api/2.0/mlflow/registered-models/alias?{query} HTTP/1.1\r\nHost: {base.netloc}\r\n"
+               "Accept: application/json\r\n\r\n").encode()
 
-        def ok(response) -> bool:
-            return response.status_code == 200 and response.json()["model_version"]["version"] == "1"
+        def ok(status: int, body: bytes) -> bool:
+            return status == 200 and json.loads(body)["model_version"]["version"] == "1"
+    return base.hostname, base.port, raw, ok
 
+
+async def _drive(spec: dict) -> dict:
+    concurrency, warmup, duration = spec["concurrency"], spec["warmup"], spec["duration"]
+    host, port, raw, ok = _prepared_request(spec)
     latencies: list[float] = []
     errors: list[str] = []
     answered = [0]
@@ -349,17 +403,18 @@ async def _drive(spec: dict) -> dict:
     stop_at = measure_from + duration
 
     async def client() -> None:
-        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-        async with httpx.AsyncClient(limits=limits, timeout=60.0, headers=headers) as http:
+        connection = _Connection(host, port)
+        try:
             while True:
                 begun = time.monotonic()
                 if begun >= stop_at:
                     return
                 try:
-                    response = await http.request(method, url, content=payload, params=params)
-                    good = ok(response)
-                    problem = None if good else f"HTTP {response.status_code}: {response.text[:200]}"
+                    status, body = await asyncio.wait_for(connection.request(raw), timeout=60.0)
+                    good = ok(status, body)
+                    problem = None if good else f"HTTP {status}: {body[:200]!r}"
                 except Exception as error:  # noqa: BLE001 - a transport error counts as an error, not a crash
+                    connection.close()
                     problem = f"{type(error).__name__}: {error}"
                 ended = time.monotonic()
                 answered[0] += 1
@@ -369,6 +424,8 @@ async def _drive(spec: dict) -> dict:
                         errors.append(problem)
                 elif begun < measure_from and problem and not errors:
                     errors.append(f"(warm-up) {problem}")
+        finally:
+            connection.close()
 
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     await asyncio.gather(*(client() for _ in range(concurrency)))

@@ -2,9 +2,7 @@
 
 from pathlib import Path
 
-import dj_database_url
-
-from .environment import env_bool, env_int, env_list, env_str
+from .environment import database_from_url, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("DOCKET_VAR_DIR", str(BASE_DIR / "var")))
@@ -70,10 +68,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": dj_database_url.parse(
+    "default": database_from_url(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'docket.sqlite3'}"),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

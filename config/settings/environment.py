@@ -41,3 +41,24 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def database_from_url(url: str, *, conn_max_age: int) -> dict:
+    """The Django database settings for `url`, with health checks on persistent connections.
+
+    On PostgreSQL, statements are bound on the server and prepared once they have run
+    `DATABASE_PREPARE_THRESHOLD` times on a connection (default 2; psycopg's named prepared
+    statements), so PostgreSQL plans the hot queries — authentication, the gate's reads, the audit
+    append — once per connection instead of on every request. Set DATABASE_PREPARED_STATEMENTS=false
+    behind a pooler in transaction mode that cannot carry prepared statements (PgBouncer before 1.21,
+    or without `max_prepared_statements`).
+    """
+    import dj_database_url
+
+    database = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
+    if database["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_PREPARED_STATEMENTS", True):
+        threshold = env_int("DATABASE_PREPARE_THRESHOLD", 2)
+        if threshold < 0:
+            raise ImproperlyConfigured(f"DATABASE_PREPARE_THRESHOLD must be 0 or more, got {threshold}.")
+        database.setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=threshold)
+    return database

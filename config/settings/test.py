@@ -2,11 +2,9 @@
 
 from pathlib import Path
 
-import dj_database_url
-
 from .base import *  # noqa: F403
 from .base import VAR_DIR
-from .environment import env_int, env_str
+from .environment import database_from_url, env_int, env_str
 
 SECRET_KEY = "test-key-not-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 DEBUG = False
@@ -15,10 +13,9 @@ ALLOWED_HOSTS = ["*"]
 # Connections are not kept between requests in tests (default 0); benchmarks that serve these settings
 # with gunicorn set DATABASE_CONN_MAX_AGE=60 to match production.
 DATABASES = {
-    "default": dj_database_url.parse(
+    "default": database_from_url(
         env_str("DATABASE_URL", required=True),
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
-        conn_health_checks=True,
     )
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
