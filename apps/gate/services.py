@@ -188,34 +188,39 @@ def gate_check(*, actor, auth=None, model: str, version: int, artifact_sha256: s
         return gate_fail_closed(actor=actor, auth=auth, request=request, error=exc)
 
 
-def _find_version(actor, auth, request) -> tuple[Model | None, ModelVersion | None]:
-    """The model and version the request names, if the caller may see its use case: one hand-written
-    statement (the gate's hottest read), with `visible_use_case_condition` standing in for
-    `visible_use_cases`. The instances carry only the fields the gate reads; others load on access."""
+def _find_version(actor, auth, request) -> tuple[Model | None, ModelVersion | None, int]:
+    """The model and version the request names, if the caller may see its use case, and the number of
+    open high-severity findings on the version: one hand-written statement (the gate's hottest read),
+    with `visible_use_case_condition` standing in for `visible_use_cases`. The instances carry only the
+    fields the gate reads; others load on access."""
     visible, visible_params = visible_use_case_condition(user=actor, auth=auth, use_case_id="uc.id")
     sql = (
-        f"SELECT uc.id, uc.key, uc.risk_class, m.id, m.key, m.name, mv.id, mv.number, mv.artifact_sha256 "
+        f"SELECT uc.id, uc.key, uc.risk_class, m.id, m.key, m.name, mv.id, mv.number, mv.artifact_sha256, "
+        f"(SELECT COUNT(*) FROM {Finding._meta.db_table} f JOIN {ReviewCase._meta.db_table} c ON c.id = f.case_id "
+        f"WHERE c.model_version_id = mv.id AND f.status = %s AND f.severity = %s) "
         f"FROM {UseCase._meta.db_table} uc JOIN {Model._meta.db_table} m ON m.use_case_id = uc.id "
         f"LEFT JOIN {ModelVersion._meta.db_table} mv ON mv.model_id = m.id AND mv.number = %s "
         f"WHERE uc.key = %s AND m.key = %s AND {visible}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [request["version"], request["use_case_key"], request["model_key"], *visible_params])
+        cursor.execute(sql, [str(FindingStatus.OPEN), str(FindingSeverity.HIGH), request["version"],
+                             request["use_case_key"], request["model_key"], *visible_params])
         row = cursor.fetchone()
     if row is None:
-        return None, None
+        return None, None, 0
     db = connection.alias
     use_case = UseCase.from_db(db, ["id", "key", "risk_class"], row[0:3])
     model = Model.from_db(db, ["id", "use_case_id", "key", "name"], [row[3], row[0], row[4], row[5]])
     model.use_case = use_case
     if row[6] is None:
-        return model, None
+        return model, None, 0
     version = ModelVersion.from_db(db, ["id", "model_id", "number", "artifact_sha256"], [row[6], row[3], *row[7:9]])
     version.model = model
-    return model, version
+    return model, version, row[9]
 
 
 def _open_high_findings(version: ModelVersion) -> list[str]:
+    """The titles of the version's open high-severity findings (read only when `_find_version` counted some)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT f.title FROM {Finding._meta.db_table} f JOIN {ReviewCase._meta.db_table} c ON c.id = f.case_id "
@@ -226,13 +231,33 @@ def _open_high_findings(version: ModelVersion) -> list[str]:
 
 
 def _approvals_of(version: ModelVersion) -> list[Approval]:
-    """Approvals of the version's registered artifact, newest first (a raw query: no ORM compiling)."""
-    return list(Approval.objects.raw(
-        "SELECT id, case_id, model_version_id, artifact_sha256, environment, approved_at, expires_at, conditions, "
-        f"revoked_at, revocation_reason FROM {Approval._meta.db_table} "
-        "WHERE model_version_id = %s AND artifact_sha256 = %s ORDER BY approved_at DESC, id DESC",
-        [version.pk, version.artifact_sha256],
-    ))
+    """Approvals of the version's registered artifact, newest first, each with what `_approval_summary`
+    reports — the approving signatures (`approval.approving_signers`: printed name and time, in signing
+    order) and the review policy's key and version (`approval.review_policy`) — in one hand-written
+    query: a row per approving signature, or one row for an approval without any."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {rawsql.columns(Approval, 'a')}, d.signer_printed_name, d.signed_at, p.key, p.version "
+            f"FROM {Approval._meta.db_table} a JOIN {ReviewCase._meta.db_table} c ON c.id = a.case_id "
+            f"JOIN {ReviewPolicy._meta.db_table} p ON p.id = c.policy_id "
+            f"LEFT JOIN {SignedDecision._meta.db_table} d ON d.case_id = c.id AND d.meaning = %s "
+            "WHERE a.model_version_id = %s AND a.artifact_sha256 = %s "
+            "ORDER BY a.approved_at DESC, a.id DESC, d.signed_at, d.id",
+            [str(SignatureMeaning.APPROVED), version.pk, version.artifact_sha256],
+        )
+        rows = cursor.fetchall()
+    width = len(Approval._meta.concrete_fields)
+    approvals: list[Approval] = []
+    for row in rows:
+        if not approvals or approvals[-1].pk != row[0]:
+            (approval,) = rawsql.instances(row[:width], [Approval])
+            approval.model_version = version
+            approval.approving_signers, approval.review_policy = [], {"key": row[width + 2],
+                                                                       "version": row[width + 3]}
+            approvals.append(approval)
+        if row[width] is not None:
+            approvals[-1].approving_signers.append((row[width], row[width + 1]))
+    return approvals
 
 
 def _checks_passed(version: ModelVersion) -> bool:
@@ -273,17 +298,12 @@ def _approval_problem(version: ModelVersion, approvals: list[Approval], environm
 
 
 def _approval_summary(approval: Approval) -> dict[str, Any]:
-    """What the gate says about the approval it relied on: who signed it and when, its expiry, its
-    conditions of use and the review policy (key and version, as snapshotted when the review opened)."""
-    signers = list(SignedDecision.objects.raw(
-        f"SELECT d.id, d.signer_printed_name, d.signed_at, p.key AS policy_key, p.version AS policy_version "
-        f"FROM {ReviewCase._meta.db_table} c JOIN {ReviewPolicy._meta.db_table} p ON p.id = c.policy_id "
-        f"JOIN {SignedDecision._meta.db_table} d ON d.case_id = c.id AND d.meaning = %s "
-        "WHERE c.id = %s ORDER BY d.signed_at, d.id",
-        [str(SignatureMeaning.APPROVED), approval.case_id],
-    ))
+    """What the gate says about the approval it relied on (as read by `_approvals_of`): who signed it and
+    when, its expiry, its conditions of use and the review policy (key and version, as snapshotted when
+    the review opened; from the snapshot itself when no approving signature is left to join it)."""
+    signers = approval.approving_signers
     if signers:
-        policy = {"key": signers[0].policy_key, "version": signers[0].policy_version}
+        policy = approval.review_policy
     else:
         snapshot = approval.case.policy_snapshot
         policy = {"key": snapshot.get("key"), "version": snapshot.get("version")}
@@ -295,8 +315,7 @@ def _approval_summary(approval: Approval) -> dict[str, Any]:
         "approved_at": _timestamp(approval.approved_at),
         "expires_at": _timestamp(approval.expires_at),
         "conditions": list(approval.conditions),
-        "signed_by": [{"name": signer.signer_printed_name, "signed_at": _timestamp(signer.signed_at)}
-                      for signer in signers],
+        "signed_by": [{"name": name, "signed_at": _timestamp(signed_at)} for name, signed_at in signers],
         "review_policy": policy,
     }
 
@@ -348,7 +367,7 @@ def _decide(*, actor, auth, request: dict) -> Decision:
     with transaction.atomic():
         checkpoint = _limit_statements_and_read_checkpoint()
         now = timezone.now()
-        model, version = _find_version(actor, auth, request)
+        model, version, open_high_count = _find_version(actor, auth, request)
         reasons: list[dict[str, str]] = []
         approval = None
         if model is None:
@@ -366,7 +385,7 @@ def _decide(*, actor, auth, request: dict) -> Decision:
                 reasons.append(_reason(ReasonCode.USE_CASE_PROHIBITED,
                                        f"Use case {model.use_case.key} is a prohibited AI practice (EU AI Act "
                                        "Art. 5); nothing in it may be deployed."))
-            open_high = _open_high_findings(version)
+            open_high = _open_high_findings(version) if open_high_count else []
             if open_high:
                 reasons.append(_reason(ReasonCode.OPEN_HIGH_FINDING,
                                        f"Open high-severity finding(s) on {label}: {'; '.join(open_high)}"))

@@ -41,6 +41,26 @@ def codes(decision) -> list[str]:
 # --- allow ------------------------------------------------------------------------------------------
 
 
+def test_the_approval_relied_on_lists_its_own_signers_in_signing_order_and_its_policy(pipeline, version, approve,
+                                                                                      approver):
+    from apps.reviews.models import Decision, SignatureMeaning
+
+    staging = approve(version, "staging", approved=timezone.now() - dt.timedelta(hours=1))
+    production = approve(version, "production", approved=timezone.now() - dt.timedelta(days=2))
+    second = UserFactory(username="grace-approver", first_name="Grace", last_name="Second")
+    Decision(case=production.case, meaning=SignatureMeaning.APPROVED, signer=second, signer_printed_name="Grace Second",
+             signed_at=production.approved_at + dt.timedelta(minutes=5), manifest={}, manifest_sha256="2" * 64).save()
+    Decision(case=production.case, meaning=SignatureMeaning.VALIDATED, signer=second, signer_printed_name="Not Approving",
+             signed_at=production.approved_at - dt.timedelta(minutes=5), manifest={}, manifest_sha256="3" * 64).save()
+
+    decision = check(pipeline, version, "production")
+
+    assert decision.approval["id"] == production.pk != staging.pk
+    assert [signer["name"] for signer in decision.approval["signed_by"]] == ["Ada Approver", "Grace Second"]
+    assert decision.approval["review_policy"] == {"key": "gate-tests", "version": 1}
+    assert [signer["name"] for signer in check(pipeline, version, "staging").approval["signed_by"]] == ["Ada Approver"]
+
+
 def test_a_valid_approval_allows_and_the_decision_is_audited_signed_and_stored(pipeline, version, approve, vkey):
     approval = approve(version, "production")
 
