@@ -2,8 +2,12 @@
 
 The business write is creating a row (a django.contrib.auth Group) in its own transaction; the same
 write without any log ("unlogged") shows what the machine allows at all. Docket logs
-it with `audit.services.record` (sequencer lock, canonical encoding, RFC 6962 leaf hash; checkpoints
-signed inline whenever the uncovered window fills, as with no Celery worker). django-auditlog logs the
+it with `audit.services.record` as services do: the entry is queued and sequenced when the transaction
+commits (sequencer lock, canonical encoding, RFC 6962 leaf hash; a checkpoint signed after the commit
+that leaves half the uncovered window full, as with no Celery worker). The "sequenced at once" column is
+`record(..., sequenced=True)`, which the gate and signed review decisions use because they store the
+entry's index in the same transaction: the lock is then held from the append to the end of the
+transaction, across the client's round trip to COMMIT. django-auditlog logs the
 same write through its post_save signal (unsigned, not tamper-evident). Writers are separate processes
 with their own connections.
 
@@ -47,8 +51,9 @@ def _writer(kind: str, writer: int, count: int, run: str, start_barrier) -> None
     for n in range(count):
         with transaction.atomic():
             group = Group.objects.create(name=f"{run}-{kind}-{writer}-{n}")
-            if kind == "docket":
-                record(actor=actor, action=Action.ACCOUNTS_TEAM_CREATED, subject=group, data={"name": group.name})
+            if kind in ("docket", "docket-sequenced"):
+                record(actor=actor, action=Action.ACCOUNTS_TEAM_CREATED, subject=group, data={"name": group.name},
+                       sequenced=kind == "docket-sequenced")
     connection.close()
 
 
@@ -100,15 +105,17 @@ def main() -> None:
     results: dict[tuple[str, int], float] = {}
     for round_number in range(args.rounds):
         for writers in (1, 8):
-            for kind in ("unlogged", "auditlog", "docket"):
+            for kind in ("unlogged", "auditlog", "docket", "docket-sequenced"):
                 rate = _run(kind, writers, args.writes, f"r{round_number}w{writers}")
                 results[(kind, writers)] = max(results.get((kind, writers), 0.0), rate)
     print()
     print(f"{'writers':>7} | {'unlogged writes/s':>17} | {'django-auditlog writes/s':>24} | "
-          f"{'Docket audited writes/s':>23} | {'cost ratio':>10}")
+          f"{'Docket audited writes/s':>23} | {'cost ratio':>10} | {'Docket, sequenced at once':>25}")
     for writers in (1, 8):
-        bare, baseline, docket = (results[(kind, writers)] for kind in ("unlogged", "auditlog", "docket"))
-        print(f"{writers:>7} | {bare:>17.0f} | {baseline:>24.0f} | {docket:>23.0f} | {baseline / docket:>9.2f}x")
+        bare, baseline, docket, at_once = (results[(kind, writers)]
+                                           for kind in ("unlogged", "auditlog", "docket", "docket-sequenced"))
+        print(f"{writers:>7} | {bare:>17.0f} | {baseline:>24.0f} | {docket:>23.0f} | {baseline / docket:>9.2f}x | "
+              f"{at_once:>25.0f}")
     print()
     entries = AuditEntry.objects.count()
     checkpoints = Checkpoint.objects.count()

@@ -203,3 +203,30 @@ class Cosignature(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"cosignature by {self.key_name} on {self.checkpoint_id}"
+
+
+class QueuedEntry(models.Model):
+    """An entry recorded in a transaction that PostgreSQL has not sequenced yet (`record(..., sequenced=False)`,
+    the default there): the canonical encoding around index and timestamp, and the columns to store.
+
+    A deferred constraint trigger (migration 0005) appends it to the log when its transaction commits —
+    taking the sequencer lock only then, so no client round trip happens while the lock is held — and
+    deletes it in the same step. A row therefore exists only inside its own open transaction; the table
+    is UNLOGGED on PostgreSQL. Never written on other databases."""
+
+    head = models.BinaryField()
+    middle = models.BinaryField()
+    tail = models.BinaryField()
+    actor_type = models.CharField(max_length=32)
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_name = models.CharField(max_length=300)
+    action = models.CharField(max_length=100)
+    subject_type = models.CharField(max_length=100)
+    subject_id = models.CharField(max_length=100)
+    subject_label = models.CharField(max_length=300)
+    data = models.TextField(help_text="The entry's data as JSON text.")
+    request_id = models.CharField(max_length=128, null=True, blank=True)
+    format_version = models.PositiveSmallIntegerField()
+    max_uncovered = models.BigIntegerField(
+        help_text="DOCKET_AUDIT_MAX_UNCHECKPOINTED when recorded: the trigger refuses to commit an entry that "
+                  "would leave more entries than this without a signed checkpoint.")

@@ -12,8 +12,9 @@ from contextlib import closing
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.utils import timezone
+from psycopg.pq import TransactionStatus
 
 from apps.common.errors import Conflict, PermissionDenied, ValidationFailed
 from apps.common.request_context import current_request_id
@@ -107,17 +108,28 @@ def _lock_sequencer_and_read_state() -> tuple[int, int]:
     return (0 if last_index is None else last_index + 1), (covered or 0)
 
 
-def record(*, actor, action: Action | str, subject, data: dict[str, Any], request_id: str | None = None) -> AuditEntry:
+def record(*, actor, action: Action | str, subject, data: dict[str, Any], request_id: str | None = None,
+           sequenced: bool = False) -> AuditEntry:
     """Appends one entry to the log inside the caller's transaction and returns it.
 
-    A rolled-back transaction takes its entry with it; because the index is taken under a lock that
-    is held until the transaction ends, a rollback leaves no gap either. Call it as late as possible
-    in a service: other writers wait for the lock until the service's transaction ends.
+    A rolled-back transaction takes its entry with it and leaves no gap: indexes are assigned under
+    the sequencer lock, which is held until the transaction ends.
 
-    Checkpoint window: once `DOCKET_AUDIT_MAX_UNCHECKPOINTED // 2` entries are uncovered, a checkpoint
-    task is queued on commit (and again every as many entries). If the log would otherwise hold more
-    than `DOCKET_AUDIT_MAX_UNCHECKPOINTED` uncovered entries, this call signs a checkpoint of the
-    committed log itself before appending, so the bound holds even when no worker runs.
+    On PostgreSQL the entry is queued and sequenced when the transaction commits (migration 0005): a
+    deferred trigger takes the lock, assigns the next index and timestamp, hashes and stores the entry
+    right before the commit record, so the lock is never held across a round trip to the client. The
+    returned entry then has `index`, `timestamp`, `encoded` and `leaf_hash` None. A caller that needs
+    them inside the transaction (to store the index, or sign it) passes `sequenced=True`: the
+    transaction's queued entries and this one are appended at once, and the lock is held from then
+    until the transaction ends — call it as late as possible. Reading the log inside the transaction
+    sequences its queued entries first (`sequence_queued_entries`), so a transaction always sees its
+    own entries. SQLite (the demo) always sequences at once.
+
+    Checkpoint window: the log never holds more than `DOCKET_AUDIT_MAX_UNCHECKPOINTED` entries without
+    a signed checkpoint. Once half of it is uncovered, the writer signs a checkpoint right after its
+    commit (queued entries) or queues the checkpoint task (sequenced entries, which sign inline when
+    the window is full); a commit that would overfill the window is refused, so the bound holds even
+    when no worker runs and signing fails.
     """
     if not connection.in_atomic_block:
         raise AuditError("record() must be called inside the service's transaction (transaction.atomic).")
@@ -133,10 +145,21 @@ def record(*, actor, action: Action | str, subject, data: dict[str, Any], reques
         raise AuditError(f"The data of {action} cannot be recorded: {exc}") from exc
     request_id = request_id or current_request_id()
 
+    if connection.vendor == "postgresql" and not sequenced:
+        _queue_postgresql(actor_ref=actor_ref, action=action.value, subject_ref=subject_ref, data=data,
+                          request_id=request_id)
+        return AuditEntry(
+            index=None, timestamp=None, actor_type=actor_ref.type, actor_id=actor_ref.id, actor_name=actor_ref.name,
+            action=action.value, subject_type=subject_ref.type, subject_id=subject_ref.id,
+            subject_label=subject_ref.label, data=data, request_id=request_id, format_version=FORMAT_VERSION,
+            encoded=None, leaf_hash=None,
+        )
+
     # savepoint=False: a failed append must abort the caller's whole transaction anyway, and a
     # savepoint would cost two more round trips while the sequencer lock is held.
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
+            sequence_queued_entries()
             entry, covered = _append_postgresql(actor_ref=actor_ref, action=action.value, subject_ref=subject_ref,
                                                 data=data, request_id=request_id)
             index = entry.index
@@ -161,6 +184,88 @@ def record(*, actor, action: Action | str, subject, data: dict[str, Any], reques
             )
             entry.save()
     return entry
+
+
+_QUEUE_SQL = (
+    "INSERT INTO audit_queuedentry (head, middle, tail, actor_type, actor_id, actor_name, action, subject_type, "
+    "subject_id, subject_label, data, request_id, format_version, max_uncovered) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "RETURNING docket_audit_uncovered(), txid_current()"
+)
+
+
+def _queue_postgresql(*, actor_ref, action: str, subject_ref, data, request_id) -> None:
+    """Queues the entry for sequencing at commit: one INSERT, no lock, which also reads how much of the
+    log no checkpoint covers yet and the transaction's id. Once the log's uncovered entries and those
+    this transaction queued reach half the window, a checkpoint is signed after the commit; a
+    transaction that alone would fill the window sequences its entries and signs one at once."""
+    head, middle, tail = encode_entry_parts(actor=actor_ref, action=action, subject=subject_ref, data=data,
+                                            request_id=request_id)
+    data_text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    bound = max(1, settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED)
+    with connection.cursor() as cursor:
+        cursor.execute(_QUEUE_SQL, [head, middle, tail, actor_ref.type, actor_ref.id, actor_ref.name, action,
+                                    subject_ref.type, subject_ref.id, subject_ref.label, data_text, request_id,
+                                    FORMAT_VERSION, bound])
+        uncovered, transaction_id = cursor.fetchone()
+    if getattr(connection, "docket_audit_transaction", None) != transaction_id:
+        connection.docket_audit_transaction, connection.docket_audit_queued_count = transaction_id, 0
+    connection.docket_audit_queued_count += 1
+    connection.docket_audit_queued = True
+    if uncovered + connection.docket_audit_queued_count >= bound:
+        sequence_queued_entries()
+        _sign_checkpoint_locked()
+        return
+    if uncovered + connection.docket_audit_queued_count < max(1, bound // 2):
+        return
+    # Once per transaction: skip when this transaction (or the savepoint we are in) already has it.
+    # Django drops the callbacks of rolled-back transactions and savepoints.
+    current = set(connection.savepoint_ids)
+    if not any(callback is _sign_checkpoint_after_commit and savepoints <= current
+               for savepoints, callback, _ in connection.run_on_commit):
+        transaction.on_commit(_sign_checkpoint_after_commit, robust=True)
+
+
+def sequence_queued_entries(using=None) -> None:
+    """Appends the current transaction's queued entries to the log now (PostgreSQL), in the order they
+    were recorded. From then on the transaction holds the sequencer lock until it ends. A no-op when
+    nothing is queued; runs by itself before any statement that reads `audit_auditentry`
+    (`sequence_before_reading_the_log`)."""
+    database = connections[using or DEFAULT_DB_ALIAS]
+    if not getattr(database, "docket_audit_queued", False):
+        return
+    database.docket_audit_queued, database.docket_audit_queued_count = False, 0
+    # Nothing can be queued outside a transaction, or before the server has one open (the flag is
+    # then left over from a transaction that has ended).
+    if (database.vendor == "postgresql" and database.in_atomic_block
+            and database.connection.info.transaction_status != TransactionStatus.IDLE):
+        with database.cursor() as cursor:
+            cursor.execute("SELECT docket_audit_sequence_now()")
+
+
+def sequence_before_reading_the_log(execute, sql, params, many, context):
+    """A database execute wrapper (installed on every PostgreSQL connection by AuditConfig.ready): a
+    statement that reads the log sees the entries its own transaction queued."""
+    database = context["connection"]
+    if getattr(database, "docket_audit_queued", False) and "audit_auditentry" in sql:
+        sequence_queued_entries(database.alias)
+    return execute(sql, params, many, context)
+
+
+def _sign_checkpoint_after_commit() -> None:
+    """After a commit that left half the window uncovered: sign a checkpoint of every committed entry,
+    unless another writer is signing one right now (the checkpoint lock is only tried, never waited
+    for) or already has (the window is checked again under the lock)."""
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s), docket_audit_uncovered()", [_CHECKPOINT_LOCK_KEY])
+                locked, uncovered = cursor.fetchone()
+            if locked and uncovered >= max(1, settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED // 2):
+                _sign_checkpoint_locked()
+    except AuditError:
+        logger.exception("Half the audit log's checkpoint window is uncovered and signing a checkpoint failed; "
+                         "commits will be refused once DOCKET_AUDIT_MAX_UNCHECKPOINTED entries are uncovered.")
 
 
 def _append_postgresql(*, actor_ref, action: str, subject_ref, data, request_id) -> tuple[AuditEntry, int]:

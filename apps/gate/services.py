@@ -421,6 +421,7 @@ def _decide(*, actor, auth, request: dict) -> Decision:
         policy = {**policy, "environment_requirement": requirement}
         decision_id = uuid.uuid4()
         entry = record(
+            sequenced=True,  # the index is stored/signed below
             actor=actor,
             action=Action.GATE_DECISION_RECORDED,
             subject=SubjectRef(type="gate.gatedecision", id=str(decision_id),
@@ -510,6 +511,7 @@ def gate_fail_closed(*, actor, auth, request: dict | None, error: BaseException)
             decision.policy = {**gate_policy(), "environment_requirement": requirement_for(decision.environment)}
             with transaction.atomic():
                 entry = record(
+                    sequenced=True,  # the index is stored/signed below
                     actor=actor, action=Action.GATE_CHECK_FAILED,
                     subject=SubjectRef(type="gate.gatedecision", id=str(uuid.uuid4()),
                                        label=f"failed check of {decision.requested['model']}@"

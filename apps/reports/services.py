@@ -274,6 +274,7 @@ def report_build(*, document_id: int) -> GeneratedDocument:
             document.error = ""
             document.save()
             entry = record(
+                sequenced=True,  # the index is stored/signed below
                 actor=_requester(document), action=Action.REPORTS_DOCUMENT_GENERATED, subject=document,
                 data={"kind": document.kind, "subject": _subject_data(document), "file_name": document.file_name,
                       "sha256": sha256, "size": len(data), "content_sha256": content,

@@ -903,6 +903,7 @@ def _sign(actor, case: ReviewCase, meaning: str, comment: str, *, status_before:
                         manifest_sha256=sha256_of_data(manifest))
     decision.save()
     entry = record(
+        sequenced=True,  # the index is stored/signed below
         actor=actor,
         action=Action.REVIEWS_DECISION_SIGNED,
         subject=decision,

@@ -38,12 +38,16 @@ def test_the_parts_around_index_and_timestamp_reassemble_the_encoding(data, inde
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("sequenced", [True, False], ids=["sequenced-at-once", "sequenced-at-commit"])
 @pytest.mark.parametrize("data", [{"name": "ünïcode ✓", "nested": {"index": 0}}, {}])
-def test_a_recorded_entry_is_stored_with_the_encoding_and_leaf_python_computes(data):
+def test_a_recorded_entry_is_stored_with_the_encoding_and_leaf_python_computes(data, sequenced):
     with transaction.atomic():
         entry = record(actor=SYSTEM, action=Action.ACCOUNTS_TEAM_CREATED,
-                       subject=SubjectRef(type="accounts.team", id="1", label="credit"), data=data)
-    stored = AuditEntry.objects.get(index=entry.index)
+                       subject=SubjectRef(type="accounts.team", id="1", label="credit"), data=data, sequenced=sequenced)
+    stored = AuditEntry.objects.get()
+    if not sequenced:
+        assert (entry.index, entry.timestamp, entry.encoded, entry.leaf_hash) == (None, None, None, None)
+        entry.index, entry.timestamp, entry.encoded, entry.leaf_hash = 0, stored.timestamp, *_stored_bytes(stored)
     expected = encode_entry(index=stored.index, timestamp=stored.timestamp,
                             actor=ActorRef(type=stored.actor_type, id=stored.actor_id, name=stored.actor_name),
                             action=stored.action,
@@ -52,6 +56,10 @@ def test_a_recorded_entry_is_stored_with_the_encoding_and_leaf_python_computes(d
     assert bytes(stored.encoded) == expected == entry.encoded
     assert bytes(stored.leaf_hash) == leaf_hash(expected) == entry.leaf_hash
     assert stored.timestamp == entry.timestamp and stored.data == data
+
+
+def _stored_bytes(stored) -> tuple[bytes, bytes]:
+    return bytes(stored.encoded), bytes(stored.leaf_hash)
 
 
 @pytest.mark.django_db

@@ -139,3 +139,23 @@ def test_the_application_role_cannot_change_rows_or_disable_triggers(log, applic
         cursor.execute("SELECT COUNT(*) FROM audit_auditentry")
         assert cursor.fetchone() == (6,)
     assert _snapshot() == before
+
+
+def test_the_application_role_records_through_the_commit_time_queue(log, application_role):
+    """The grants docs/operations.md recommends are enough for queued entries: INSERT and DELETE on the
+    queue (the trigger deletes as the writer), INSERT and SELECT on the log."""
+    from apps.audit.actions import Action
+    from apps.audit.encoding import SubjectRef
+    from apps.audit.services import SYSTEM, record
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"GRANT SELECT, INSERT, DELETE ON audit_queuedentry TO {application_role}")
+        cursor.execute(f"GRANT USAGE ON SEQUENCE audit_queuedentry_id_seq TO {application_role}")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL ROLE {application_role}")
+        record(actor=SYSTEM, action=Action.ACCOUNTS_TEAM_CREATED, subject=SubjectRef(type="accounts.team", id="9",
+                                                                                     label="as the app"), data={})
+        cursor.execute("SELECT index, subject_label FROM audit_auditentry ORDER BY index DESC LIMIT 1")
+        assert cursor.fetchone() == (6, "as the app")
+        cursor.execute("SELECT COUNT(*) FROM audit_queuedentry")
+        assert cursor.fetchone() == (0,)

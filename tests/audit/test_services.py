@@ -5,7 +5,9 @@ import pytest
 from apps.accounts.roles import Role
 from apps.audit import proofs, services, signing
 from apps.audit.actions import Action
+from apps.audit.encoding import SubjectRef
 from apps.audit.models import AuditEntry, Checkpoint, SigningKey
+from apps.audit.services import record
 from apps.audit.verifier import (
     open_note,
     parse_checkpoint,
@@ -76,25 +78,87 @@ def test_signing_refuses_a_log_whose_entry_no_longer_matches_its_hash(signing_ke
     assert Checkpoint.objects.count() == 0
 
 
-def test_record_queues_the_checkpoint_task_on_commit(settings, signing_key_file, django_capture_on_commit_callbacks):
+def test_a_sequenced_record_queues_the_checkpoint_task_on_commit(settings, signing_key_file,
+                                                                 django_capture_on_commit_callbacks):
     settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED = 10
     with mock.patch("apps.audit.services._queue_checkpoint_task") as queue:
         with django_capture_on_commit_callbacks(execute=True):
-            append_entries(4)
+            append_entries(4, sequenced=True)
         assert queue.call_count == 0
         with django_capture_on_commit_callbacks(execute=True):
-            append_entries(1)
+            append_entries(1, sequenced=True)
         assert queue.call_count == 1
 
 
-def test_record_signs_itself_when_the_uncovered_window_is_full(settings, signing_key_file):
+def test_a_sequenced_record_signs_itself_when_the_uncovered_window_is_full(settings, signing_key_file):
     settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED = 10
     with mock.patch("apps.audit.services._queue_checkpoint_task"):
-        append_entries(10)
+        append_entries(10, sequenced=True)
         assert Checkpoint.objects.count() == 0
-        append_entries(1)
+        append_entries(1, sequenced=True)
     assert list(Checkpoint.objects.values_list("tree_size", flat=True)) == [10]
     assert AuditEntry.objects.count() == 11
+
+
+def test_after_a_commit_that_leaves_half_the_window_uncovered_the_writer_signs_a_checkpoint(
+        settings, signing_key_file, django_capture_on_commit_callbacks):
+    settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED = 10
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        append_entries(3)
+    assert callbacks == [] and Checkpoint.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        append_entries(3)  # 3 uncovered + 2 queued reaches half the window: one check, whatever follows
+    assert len(callbacks) == 1
+    assert list(Checkpoint.objects.values_list("tree_size", flat=True)) == [6]
+
+
+def test_a_transaction_that_alone_would_fill_the_window_signs_inside_it(settings, signing_key_file):
+    settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED = 10
+    append_entries(25)
+    assert list(Checkpoint.objects.values_list("tree_size", flat=True)) == [10, 20]
+    assert AuditEntry.objects.count() == 25
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_refuses_to_commit_entries_that_would_overfill_the_window(settings, tmp_path):
+    """Each writer's estimate misses what concurrent writers queue; the trigger that sequences an entry
+    at commit enforces the bound exactly. Signing fails throughout (no key), so nothing is covered."""
+    import threading
+
+    from django.contrib.auth.models import Group
+    from django.db import DatabaseError, connection, transaction
+
+    settings.DOCKET_AUDIT_SIGNING_KEY_FILE = str(tmp_path / "missing.key")
+    settings.DOCKET_AUDIT_AUTOCREATE_KEY = False
+    settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED = 10
+    append_entries(8)
+    queued, outcomes = threading.Barrier(3), []
+
+    def writer(n: int) -> None:
+        try:
+            with transaction.atomic():
+                Group.objects.create(name=f"writer {n}")
+                record(actor=services.SYSTEM, action=Action.ACCOUNTS_USER_CREATED,
+                       subject=SubjectRef(type="accounts.user", id=str(n), label="writer"), data={"n": n})
+                queued.wait(timeout=30)  # all three estimate 8 + 1 uncovered: within the window
+            outcomes.append("committed")
+        except DatabaseError as error:
+            outcomes.append(str(error).splitlines()[0])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes) == ["committed", "committed", "docket audit log: 11 entries would not be covered by a "
+                                "signed checkpoint (at most 10 may be); sign one with `manage.py audit checkpoint` "
+                                "and check the signing key"]
+    assert list(AuditEntry.objects.values_list("index", flat=True)) == list(range(10))
+    assert Group.objects.filter(name__startswith="writer").count() == 2
+    assert not Checkpoint.objects.exists()
 
 
 def test_a_configured_key_that_is_not_the_registered_one_is_refused(settings, signing_key_file):

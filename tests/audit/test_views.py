@@ -48,7 +48,7 @@ def auditor_client(client, auditor):
 
 def entries(count: int, *, action=Action.REGISTRY_USE_CASE_UPDATED, subject=None, actor=SYSTEM) -> list[AuditEntry]:
     subject = subject or UseCaseFactory()
-    return [record(actor=actor, action=action, subject=subject, data={"n": n}) for n in range(count)]
+    return [record(actor=actor, action=action, subject=subject, data={"n": n}, sequenced=True) for n in range(count)]
 
 
 def shown_indexes(response) -> list[int]:
@@ -212,7 +212,7 @@ def test_badge_shows_the_latest_checkpoint_and_what_was_checked(auditor_client):
 
 def test_entry_page_shows_every_recorded_field(auditor_client):
     entry = record(actor=SYSTEM, action=Action.REGISTRY_USE_CASE_UPDATED, subject=UseCaseFactory(),
-                   data={"name": {"before": "Old", "after": "New"}})
+                   data={"name": {"before": "Old", "after": "New"}}, sequenced=True)
     response = auditor_client.get(reverse("audit:entry_detail", args=[entry.index]))
     content = response.content.decode()
     assert bytes(entry.leaf_hash).hex() in content
