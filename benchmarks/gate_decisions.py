@@ -2,32 +2,36 @@
 
 Docket: the test settings with persistent database connections (CONN_MAX_AGE 60 and health checks, as
 base.py/production.py configure them; the test settings drop them) against the PostgreSQL that
-scripts/with-postgres.sh starts, served by gunicorn (`--workers 2 --threads 4`, gthread) on loopback.
+scripts/with-postgres.sh starts, served by gunicorn with sync workers (`--workers 4`, two per CPU; the
+Dockerfile runs gunicorn's sync workers too) on loopback.
 The caller is a team's deployment pipeline (service account with a `gate:check` API key) asking about
 an approved version with its registered SHA-256 for production: every answer must be HTTP 200 with
 `"decision": "allow"`. Each decision authenticates the key, evaluates the policy, writes a
 `gate.decision.recorded` audit entry (sequencer lock, leaf hash; checkpoints as the window fills),
 stores a GateDecision row and signs an Ed25519 DSSE attestation.
 
-MLflow: `mlflow server` (`--workers 2`) on loopback with a PostgreSQL backend store — a separate
+MLflow: `mlflow server` (`--workers 4`, the same number) on loopback with a PostgreSQL backend store — a separate
 database `mlflow` on the same PostgreSQL server — queried with
 `GET /api/2.0/mlflow/registered-models/alias?name=...&alias=production`, the call pipelines make today
 (one registered model, one version, one alias). Every answer must be HTTP 200 naming version 1.
 MLflow lives only in its own virtual environment (/tmp/mlflow-venv by default; created with mlflow and
 psycopg2-binary on first use) — never in Docket's .venv or pyproject.toml.
 
-Load: a separate client process (asyncio, raw HTTP/1.1, one keep-alive connection per client) runs 1, 16 and
+Load: a separate client process (asyncio, raw HTTP/1.1, one connection per client, kept alive where the server allows) runs 1, 16 and
 64 concurrent closed-loop clients; at each level Docket then MLflow, each with a warm-up followed by a
 fixed measuring window. Latency is client-side. Everything (PostgreSQL, both servers, the client)
 shares this machine's CPUs.
 
     scripts/with-postgres.sh .venv/bin/python benchmarks/gate_decisions.py [--duration 15] [--warmup 3]
-        [--levels 1,16,64] [--workers 2] [--threads 4] [--profile]
+        [--levels 1,16,64] [--workers 4] [--worker-class sync] [--threads 1] [--profile]
 
 `--profile` also profiles gate checks in-process (cProfile, through the Django test client, so
 authentication, DRF and the service are all included) and prints where the time goes and each SQL
 statement; `--profile-only` does just that (no servers, no MLflow), for quick iterations.
-BENCH_WORKER_CLASS=sync (with `--threads 1`) serves Docket with gunicorn's sync workers instead.
+`--worker-class gthread --workers 2 --threads 4` serves Docket with threads instead: measured on
+2026-11-23, the GIL's contention between a worker's threads cost about 1 ms of CPU per decision and
+held throughput near 200/s where sync workers reach about 300/s. Sync workers close the connection
+after each response, so the load client reconnects for every request (its CPU share shows it).
 MLflow's background job runner is switched off (MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false): it serves
 no alias lookup, and after being paused it would catch up on the CPU MLflow is measured on.
 """
@@ -109,11 +113,11 @@ def ensure_mlflow_venv(venv: Path) -> Path:
     return venv / "bin" / "mlflow"
 
 
-def docket_server(port: int, env: dict, *, workers: int, threads: int) -> subprocess.Popen:
+def docket_server(port: int, env: dict, *, workers: int, threads: int, worker_class: str) -> subprocess.Popen:
     return subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "benchmarks.gate_decisions:docket_application()",
          "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-         "--worker-class", os.environ.get("BENCH_WORKER_CLASS", "gthread"), "--keep-alive", "30", "--backlog", "512", "--log-level", "warning"],
+         "--worker-class", worker_class, "--keep-alive", "30", "--backlog", "512", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )
 
@@ -253,7 +257,9 @@ def mlflow_seed(base: str) -> None:
 
 
 def tree_cpu_seconds(root: int) -> float:
-    """User+system CPU seconds of process `root` and its live descendants, from /proc."""
+    """User+system CPU seconds of process `root` and its descendants, from /proc: the live ones' own time
+    plus, for each, the time of its children that have exited and been reaped (cutime, cstime), so a
+    PostgreSQL backend that ends during a measurement does not take its CPU with it."""
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
@@ -266,7 +272,7 @@ def tree_cpu_seconds(root: int) -> float:
         except OSError:
             continue
         parents[int(entry)] = int(fields[1])
-        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+        times[int(entry)] = (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
     total, frontier = 0.0, [root]
     while frontier:
         pid = frontier.pop()
@@ -540,8 +546,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0, help="measuring window per level and server, s")
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up before each window, s")
     parser.add_argument("--levels", default="1,16,64", help="concurrent clients, comma-separated")
-    parser.add_argument("--workers", type=int, default=2, help="server worker processes (both servers)")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per Docket worker")
+    parser.add_argument("--workers", type=int, default=4, help="server worker processes (both servers)")
+    parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"], help="Docket's gunicorn workers")
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per Docket worker (gthread)")
     parser.add_argument("--conn-max-age", type=int, default=60, help="Docket's CONN_MAX_AGE (0: connect per request)")
     parser.add_argument("--mlflow-venv", type=Path, default=Path("/tmp/mlflow-venv"))
     parser.add_argument("--skip-mlflow", action="store_true")
@@ -575,7 +582,8 @@ def main() -> None:
         env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.settings.test", DJANGO_MEDIA_ROOT=str(work / "media"),
                    BENCH_CONN_MAX_AGE=str(args.conn_max_age))
         docket_port = free_port()
-        processes.append(docket_server(docket_port, env, workers=args.workers, threads=args.threads))
+        processes.append(docket_server(docket_port, env, workers=args.workers, threads=args.threads,
+                                       worker_class=args.worker_class))
         docket_base = f"http://127.0.0.1:{docket_port}"
         mlflow_base = None
         if mlflow_bin is not None:
@@ -593,11 +601,11 @@ def main() -> None:
               "scripts/with-postgres.sh's throwaway cluster, NOT durable; commits cost less than on a "
               "production server). Both sides use this same server.")
         print(f"{os.cpu_count()} CPUs shared by PostgreSQL, both servers and the load client.")
-        print(f"Docket: gunicorn gthread --workers {args.workers} --threads {args.threads}, "
+        print(f"Docket: gunicorn {args.worker_class} --workers {args.workers} --threads {args.threads}, "
               f"CONN_MAX_AGE={args.conn_max_age}. MLflow: mlflow server --workers {args.workers} "
               "(uvicorn), PostgreSQL backend store (database `mlflow`).")
         print(f"Per level and server: {args.warmup:.0f} s warm-up, then {args.duration:.0f} s measured; "
-              "closed-loop clients, one keep-alive connection each. The server not being measured is "
+              "closed-loop clients, one connection each (kept alive where the server allows). The server not being measured is "
               "paused (SIGSTOP) meanwhile.\n", flush=True)
 
         results: dict[tuple[str, int], dict] = {}
