@@ -197,8 +197,9 @@ _QUEUE_SQL = (
 def _queue_postgresql(*, actor_ref, action: str, subject_ref, data, request_id) -> None:
     """Queues the entry for sequencing at commit: one INSERT, no lock, which also reads how much of the
     log no checkpoint covers yet and the transaction's id. Once the log's uncovered entries and those
-    this transaction queued reach half the window, a checkpoint is signed after the commit; a
-    transaction that alone would fill the window sequences its entries and signs one at once."""
+    this transaction queued reach half the window, a checkpoint is signed after the commit; at three
+    quarters (signing after commits has fallen behind, or a transaction records that many itself) the
+    transaction sequences its entries and signs one at once, under the sequencer lock."""
     head, middle, tail = encode_entry_parts(actor=actor_ref, action=action, subject=subject_ref, data=data,
                                             request_id=request_id)
     data_text = json.dumps(data, ensure_ascii=False, allow_nan=False)
@@ -212,11 +213,11 @@ def _queue_postgresql(*, actor_ref, action: str, subject_ref, data, request_id) 
         connection.docket_audit_transaction, connection.docket_audit_queued_count = transaction_id, 0
     connection.docket_audit_queued_count += 1
     connection.docket_audit_queued = True
-    if uncovered + connection.docket_audit_queued_count >= bound:
-        sequence_queued_entries()
-        _sign_checkpoint_locked()
+    uncovered += connection.docket_audit_queued_count
+    if uncovered >= max(1, bound * 3 // 4):
+        _sign_before_appending_queued_entries(uncovered=uncovered, bound=bound)
         return
-    if uncovered + connection.docket_audit_queued_count < max(1, bound // 2):
+    if uncovered < max(1, bound // 2):
         return
     # Once per transaction: skip when this transaction (or the savepoint we are in) already has it.
     # Django drops the callbacks of rolled-back transactions and savepoints.
@@ -224,6 +225,35 @@ def _queue_postgresql(*, actor_ref, action: str, subject_ref, data, request_id) 
     if not any(callback is _sign_checkpoint_after_commit and savepoints <= current
                for savepoints, callback, _ in connection.run_on_commit):
         transaction.on_commit(_sign_checkpoint_after_commit, robust=True)
+
+
+def _sign_before_appending_queued_entries(*, uncovered: int, bound: int) -> None:
+    """Signing after commits has not kept up (it competes with the writers for CPU, or fails), or this
+    transaction queues many entries itself. Take the sequencer lock, so no other writer appends
+    meanwhile; sign a checkpoint of the log as it stands if that alone is half uncovered; append this
+    transaction's queued entries; sign again if they fill three quarters of the window. A failure to
+    sign is logged, not raised: the trigger still refuses any entry that would overfill the window."""
+    _advisory_xact_lock(_SEQUENCER_LOCK_KEY)
+    queued_here = connection.docket_audit_queued_count
+    if uncovered - queued_here >= max(1, bound // 2):
+        connection.docket_audit_queued = False  # reading the log to sign it must not append ours first
+        try:
+            _try_signing_inside_the_transaction(uncovered=uncovered - queued_here, bound=bound)
+        finally:
+            connection.docket_audit_queued = True
+        uncovered = queued_here
+    sequence_queued_entries()
+    if uncovered >= max(1, bound * 3 // 4):
+        _try_signing_inside_the_transaction(uncovered=uncovered, bound=bound)
+
+
+def _try_signing_inside_the_transaction(*, uncovered: int, bound: int) -> None:
+    try:
+        with transaction.atomic():
+            _sign_checkpoint_locked()
+    except AuditError:
+        logger.exception("%s audit entries are not covered by a signed checkpoint and signing one failed; "
+                         "commits will be refused beyond DOCKET_AUDIT_MAX_UNCHECKPOINTED=%s.", uncovered, bound)
 
 
 def sequence_queued_entries(using=None) -> None:

@@ -112,11 +112,21 @@ def test_after_a_commit_that_leaves_half_the_window_uncovered_the_writer_signs_a
     assert list(Checkpoint.objects.values_list("tree_size", flat=True)) == [6]
 
 
-def test_a_transaction_that_alone_would_fill_the_window_signs_inside_it(settings, signing_key_file):
+def test_at_three_quarters_of_the_window_the_writer_signs_inside_its_transaction(settings, signing_key_file):
     settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED = 10
-    append_entries(25)
-    assert list(Checkpoint.objects.values_list("tree_size", flat=True)) == [10, 20]
+    append_entries(25)  # one transaction: no commit in between, so only the in-transaction signing acts
+    assert list(Checkpoint.objects.values_list("tree_size", flat=True)) == [7, 14, 21]
     assert AuditEntry.objects.count() == 25
+
+
+def test_a_queued_entry_finding_the_window_full_signs_the_log_before_appending_itself(settings, signing_key_file):
+    settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED = 10
+    with mock.patch("apps.audit.services._queue_checkpoint_task"):  # no worker takes the queued task
+        append_entries(10, sequenced=True)
+    assert not Checkpoint.objects.exists()
+    append_entries(1)  # appending first would leave 11 uncovered, which the trigger refuses
+    assert list(Checkpoint.objects.values_list("tree_size", flat=True)) == [10]
+    assert AuditEntry.objects.count() == 11
 
 
 @pytest.mark.django_db(transaction=True)
@@ -131,8 +141,8 @@ def test_the_database_refuses_to_commit_entries_that_would_overfill_the_window(s
     settings.DOCKET_AUDIT_SIGNING_KEY_FILE = str(tmp_path / "missing.key")
     settings.DOCKET_AUDIT_AUTOCREATE_KEY = False
     settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED = 10
-    append_entries(8)
-    queued, outcomes = threading.Barrier(3), []
+    append_entries(5)
+    queued, outcomes = threading.Barrier(6), []
 
     def writer(n: int) -> None:
         try:
@@ -140,24 +150,24 @@ def test_the_database_refuses_to_commit_entries_that_would_overfill_the_window(s
                 Group.objects.create(name=f"writer {n}")
                 record(actor=services.SYSTEM, action=Action.ACCOUNTS_USER_CREATED,
                        subject=SubjectRef(type="accounts.user", id=str(n), label="writer"), data={"n": n})
-                queued.wait(timeout=30)  # all three estimate 8 + 1 uncovered: within the window
+                queued.wait(timeout=30)  # all six estimate 5 + 1 uncovered: not even three quarters
             outcomes.append("committed")
         except DatabaseError as error:
             outcomes.append(str(error).splitlines()[0])
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
 
-    assert sorted(outcomes) == ["committed", "committed", "docket audit log: 11 entries would not be covered by a "
+    assert sorted(outcomes) == ["committed"] * 5 + ["docket audit log: 11 entries would not be covered by a "
                                 "signed checkpoint (at most 10 may be); sign one with `manage.py audit checkpoint` "
                                 "and check the signing key"]
     assert list(AuditEntry.objects.values_list("index", flat=True)) == list(range(10))
-    assert Group.objects.filter(name__startswith="writer").count() == 2
+    assert Group.objects.filter(name__startswith="writer").count() == 5
     assert not Checkpoint.objects.exists()
 
 
