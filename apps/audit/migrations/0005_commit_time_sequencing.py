@@ -18,6 +18,9 @@ from django.db import migrations, models
 CREATE = """
 ALTER TABLE audit_queuedentry SET UNLOGGED;
 
+-- Unused since docket_audit_append (0004) took over its lock-and-read.
+DROP FUNCTION IF EXISTS docket_audit_lock_sequencer(bigint);
+
 CREATE OR REPLACE FUNCTION docket_audit_sequence_queued_entry() RETURNS trigger
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -58,6 +61,14 @@ $$;
 """
 
 DROP = """
+CREATE OR REPLACE FUNCTION docket_audit_lock_sequencer(lock_key bigint, OUT next_index bigint, OUT covered bigint)
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(lock_key);
+    SELECT COALESCE(MAX("index") + 1, 0) INTO next_index FROM audit_auditentry;
+    SELECT COALESCE(MAX(tree_size), 0) INTO covered FROM audit_checkpoint;
+END;
+$$;
 DROP FUNCTION IF EXISTS docket_audit_sequence_now();
 DROP FUNCTION IF EXISTS docket_audit_uncovered();
 DROP TRIGGER IF EXISTS docket_audit_sequence ON audit_queuedentry;
