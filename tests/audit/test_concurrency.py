@@ -19,7 +19,7 @@ class Rollback(Exception):
     pass
 
 
-def _writer(number: int, errors: list, roll_back_every: int | None) -> None:
+def _writer(number: int, errors: list, roll_back_every: int | None, sequenced: bool = False) -> None:
     try:
         for n in range(ENTRIES_PER_WRITER):
             try:
@@ -27,7 +27,7 @@ def _writer(number: int, errors: list, roll_back_every: int | None) -> None:
                     services.record(
                         actor=services.SYSTEM, action=Action.ACCOUNTS_USER_CREATED,
                         subject=SubjectRef(type="accounts.user", id=f"{number}-{n}", label=f"writer {number}"),
-                        data={"writer": number, "n": n},
+                        data={"writer": number, "n": n}, sequenced=sequenced,
                     )
                     if roll_back_every and n % roll_back_every == 0:
                         raise Rollback
@@ -41,12 +41,16 @@ def _writer(number: int, errors: list, roll_back_every: int | None) -> None:
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("mode", ["sequenced-at-commit", "sequenced-at-once", "mixed"])
 def test_eight_concurrent_writers_of_500_entries_leave_no_gap_no_duplicate_and_a_verifiable_tree(
-    settings, signing_key_file
+    settings, signing_key_file, mode
 ):
-    settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED = 700  # several checkpoints are signed inline while writers race
+    settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED = 700  # several checkpoints are signed while writers race
     errors: list = []
-    threads = [threading.Thread(target=_writer, args=(n, errors, 7 if n % 2 else None)) for n in range(WRITERS)]
+    sequenced = {"sequenced-at-commit": lambda n: False, "sequenced-at-once": lambda n: True,
+                 "mixed": lambda n: n < WRITERS // 2}[mode]
+    threads = [threading.Thread(target=_writer, args=(n, errors, 7 if n % 2 else None, sequenced(n)))
+               for n in range(WRITERS)]
     for thread in threads:
         thread.start()
     for thread in threads:
