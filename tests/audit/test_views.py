@@ -31,11 +31,6 @@ def _own_signing_key(signing_key_file):
 
 
 @pytest.fixture
-def auditor():
-    return UserFactory(username="audrey", roles=[Role.AUDITOR])
-
-
-@pytest.fixture
 def submitter():
     return UserFactory(username="sam", roles=[Role.SUBMITTER])
 

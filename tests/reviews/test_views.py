@@ -41,11 +41,6 @@ def sign_url(case, meaning):
 
 
 @pytest.fixture
-def auditor():
-    return UserFactory(username="aud-auditor", roles=[Role.AUDITOR])
-
-
-@pytest.fixture
 def outsider():
     """A validator with no permission on the use case."""
     return UserFactory(username="out-sider", roles=[Role.VALIDATOR])
