@@ -43,8 +43,14 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+POSTGRESQL_ENGINE = "apps.common.postgresql_backend"
+
+
 def database_from_url(url: str, *, conn_max_age: int) -> dict:
     """The Django database settings for `url`, with health checks on persistent connections.
+
+    PostgreSQL URLs use Docket's backend (POSTGRESQL_ENGINE): Django's, with a health check that costs
+    no round trip while the connection is idle (apps/common/postgresql_backend).
 
     On PostgreSQL, statements are bound on the server and prepared once they have run
     `DATABASE_PREPARE_THRESHOLD` times on a connection (default 2; psycopg's named prepared
@@ -56,7 +62,10 @@ def database_from_url(url: str, *, conn_max_age: int) -> dict:
     import dj_database_url
 
     database = dj_database_url.parse(url, conn_max_age=conn_max_age, conn_health_checks=True)
-    if database["ENGINE"] == "django.db.backends.postgresql" and env_bool("DATABASE_PREPARED_STATEMENTS", True):
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return database
+    database["ENGINE"] = POSTGRESQL_ENGINE
+    if env_bool("DATABASE_PREPARED_STATEMENTS", True):
         threshold = env_int("DATABASE_PREPARE_THRESHOLD", 2)
         if threshold < 0:
             raise ImproperlyConfigured(f"DATABASE_PREPARE_THRESHOLD must be 0 or more, got {threshold}.")

@@ -56,6 +56,7 @@ def test_postgresql_statements_are_bound_on_the_server_and_prepared_after_two_ru
     monkeypatch.delenv("DATABASE_PREPARED_STATEMENTS", raising=False)
     monkeypatch.delenv("DATABASE_PREPARE_THRESHOLD", raising=False)
     database = database_from_url("postgres://docket@db.example:5432/docket", conn_max_age=60)
+    assert database["ENGINE"] == "apps.common.postgresql_backend"
     assert database["OPTIONS"] == {"server_side_binding": True, "prepare_threshold": 2}
     assert database["CONN_MAX_AGE"] == 60 and database["CONN_HEALTH_CHECKS"] is True
 
@@ -66,7 +67,8 @@ def test_prepared_statements_can_be_switched_off_for_a_pooler_and_sqlite_takes_n
     monkeypatch.setenv("DATABASE_PREPARED_STATEMENTS", "false")
     assert not database_from_url("postgres://docket@db.example/docket", conn_max_age=0).get("OPTIONS")
     monkeypatch.delenv("DATABASE_PREPARED_STATEMENTS")
-    assert not database_from_url("sqlite:///tmp/docket.sqlite3", conn_max_age=0).get("OPTIONS")
+    sqlite = database_from_url("sqlite:///tmp/docket.sqlite3", conn_max_age=0)
+    assert sqlite["ENGINE"] == "django.db.backends.sqlite3" and not sqlite.get("OPTIONS")
 
 
 @pytest.mark.parametrize("name, value", [("DATABASE_PREPARE_THRESHOLD", "-1"), ("DATABASE_PREPARE_THRESHOLD", "soon"),
