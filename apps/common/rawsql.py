@@ -8,12 +8,15 @@ every request, so they write the SQL once and build instances here.
 `columns(Model, "alias")` lists a model's concrete columns for a SELECT; `instances(row, [...])` cuts a
 fetched row into instances of the models in the same order, converting each value the way the ORM
 would (e.g. SQLite's text datetimes and JSON), so the instances are indistinguishable from ORM ones.
+`insert(instance)` writes one with a cached INSERT; `pipelined()` sends several statements in one
+round trip.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Field, Model
@@ -87,3 +90,21 @@ def insert(instance: Model, *, using: str = DEFAULT_DB_ALIAS) -> None:
         cursor.execute(sql, values)
     instance._state.adding = False
     instance._state.db = using
+
+
+@contextmanager
+def pipelined(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Statements executed inside are sent together and answered in one round trip (psycopg's pipeline
+    mode on PostgreSQL); fetch their rows after the block. Elsewhere (SQLite) it does nothing.
+
+    PostgreSQL runs them in order: a `set_config(..., true)` sent first applies to those after it. An
+    error in one fails the block (PostgreSQL skips the statements after it) as a Django DatabaseError.
+    Psycopg sends a transaction's BEGIN on its own round trip, so inside a transaction the block saves
+    round trips from its second statement on."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,11 +189,10 @@ def gate_check(*, actor, auth=None, model: str, version: int, artifact_sha256: s
         return gate_fail_closed(actor=actor, auth=auth, request=request, error=exc)
 
 
-def _find_version(actor, auth, request) -> tuple[Model | None, ModelVersion | None, int]:
+def _version_query(actor, auth, request) -> tuple[str, list]:
     """The model and version the request names, if the caller may see its use case, and the number of
     open high-severity findings on the version: one hand-written statement (the gate's hottest read),
-    with `visible_use_case_condition` standing in for `visible_use_cases`. The instances carry only the
-    fields the gate reads; others load on access."""
+    with `visible_use_case_condition` standing in for `visible_use_cases`."""
     visible, visible_params = visible_use_case_condition(user=actor, auth=auth, use_case_id="uc.id")
     sql = (
         f"SELECT uc.id, uc.key, uc.risk_class, m.id, m.key, m.name, mv.id, mv.number, mv.artifact_sha256, "
@@ -202,10 +202,13 @@ def _find_version(actor, auth, request) -> tuple[Model | None, ModelVersion | No
         f"LEFT JOIN {ModelVersion._meta.db_table} mv ON mv.model_id = m.id AND mv.number = %s "
         f"WHERE uc.key = %s AND m.key = %s AND {visible}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [str(FindingStatus.OPEN), str(FindingSeverity.HIGH), request["version"],
-                             request["use_case_key"], request["model_key"], *visible_params])
-        row = cursor.fetchone()
+    return sql, [str(FindingStatus.OPEN), str(FindingSeverity.HIGH), request["version"], request["use_case_key"],
+                 request["model_key"], *visible_params]
+
+
+def _version_from_row(row) -> tuple[Model | None, ModelVersion | None, int]:
+    """`_version_query`'s answer as instances carrying only the fields the gate reads (others load on
+    access), and the open high-severity finding count."""
     if row is None:
         return None, None, 0
     db = connection.alias
@@ -220,7 +223,7 @@ def _find_version(actor, auth, request) -> tuple[Model | None, ModelVersion | No
 
 
 def _open_high_findings(version: ModelVersion) -> list[str]:
-    """The titles of the version's open high-severity findings (read only when `_find_version` counted some)."""
+    """The titles of the version's open high-severity findings (read only when `_version_query` counted some)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT f.title FROM {Finding._meta.db_table} f JOIN {ReviewCase._meta.db_table} c ON c.id = f.case_id "
@@ -230,22 +233,29 @@ def _open_high_findings(version: ModelVersion) -> list[str]:
         return [title for (title,) in cursor.fetchall()]
 
 
-def _approvals_of(version: ModelVersion) -> list[Approval]:
-    """Approvals of the version's registered artifact, newest first, each with what `_approval_summary`
-    reports — the approving signatures (`approval.approving_signers`: printed name and time, in signing
-    order) and the review policy's key and version (`approval.review_policy`) — in one hand-written
-    query: a row per approving signature, or one row for an approval without any."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {rawsql.columns(Approval, 'a')}, d.signer_printed_name, d.signed_at, p.key, p.version "
-            f"FROM {Approval._meta.db_table} a JOIN {ReviewCase._meta.db_table} c ON c.id = a.case_id "
-            f"JOIN {ReviewPolicy._meta.db_table} p ON p.id = c.policy_id "
-            f"LEFT JOIN {SignedDecision._meta.db_table} d ON d.case_id = c.id AND d.meaning = %s "
-            "WHERE a.model_version_id = %s AND a.artifact_sha256 = %s "
-            "ORDER BY a.approved_at DESC, a.id DESC, d.signed_at, d.id",
-            [str(SignatureMeaning.APPROVED), version.pk, version.artifact_sha256],
-        )
-        rows = cursor.fetchall()
+def _approvals_query(request) -> tuple[str, list]:
+    """Approvals of the registered artifact of the version the request names, newest first, each with
+    what `_approval_summary` reports — the approving signatures and the review policy — in one
+    hand-written query: a row per approving signature, or one row for an approval without any.
+
+    It names the version by its keys, so it can be sent together with `_version_query`; its rows count
+    only when that query found the version (the visibility check is there)."""
+    sql = (
+        f"SELECT {rawsql.columns(Approval, 'a')}, d.signer_printed_name, d.signed_at, p.key, p.version "
+        f"FROM {Approval._meta.db_table} a "
+        f"JOIN {ModelVersion._meta.db_table} mv ON mv.id = a.model_version_id AND mv.artifact_sha256 = a.artifact_sha256 "
+        f"JOIN {Model._meta.db_table} m ON m.id = mv.model_id JOIN {UseCase._meta.db_table} uc ON uc.id = m.use_case_id "
+        f"JOIN {ReviewCase._meta.db_table} c ON c.id = a.case_id JOIN {ReviewPolicy._meta.db_table} p ON p.id = c.policy_id "
+        f"LEFT JOIN {SignedDecision._meta.db_table} d ON d.case_id = c.id AND d.meaning = %s "
+        "WHERE uc.key = %s AND m.key = %s AND mv.number = %s "
+        "ORDER BY a.approved_at DESC, a.id DESC, d.signed_at, d.id"
+    )
+    return sql, [str(SignatureMeaning.APPROVED), request["use_case_key"], request["model_key"], request["version"]]
+
+
+def _approvals_from_rows(rows, version: ModelVersion) -> list[Approval]:
+    """`_approvals_query`'s rows as Approvals of `version`, each with `approving_signers` (printed name
+    and time, in signing order) and `review_policy` (key and version)."""
     width = len(Approval._meta.concrete_fields)
     approvals: list[Approval] = []
     for row in rows:
@@ -298,7 +308,7 @@ def _approval_problem(version: ModelVersion, approvals: list[Approval], environm
 
 
 def _approval_summary(approval: Approval) -> dict[str, Any]:
-    """What the gate says about the approval it relied on (as read by `_approvals_of`): who signed it and
+    """What the gate says about the approval it relied on (as read by `_approvals_query`): who signed it and
     when, its expiry, its conditions of use and the review policy (key and version, as snapshotted when
     the review opened; from the snapshot itself when no approving signature is left to join it)."""
     signers = approval.approving_signers
@@ -332,23 +342,38 @@ def last_valid_approved_version(*, model: Model, environment: str, excluding: Mo
     return approvals.order_by("-model_version__number", "-approved_at").first()
 
 
-def _limit_statements_and_read_checkpoint() -> dict[str, Any] | None:
+def _limit_and_checkpoint_query() -> tuple[str, list]:
     """Bounds every later statement of the decision's transaction by DOCKET_GATE_STATEMENT_TIMEOUT_MS
-    (PostgreSQL; a timeout fails closed) and reads the latest signed checkpoint, in one round trip."""
-    latest_sql = f"SELECT tree_size, root_hash FROM {Checkpoint._meta.db_table} ORDER BY tree_size DESC LIMIT 1"
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"SELECT set_config('statement_timeout', %s, true), latest.tree_size, latest.root_hash "
-                           f"FROM (SELECT 1) AS one LEFT JOIN ({latest_sql}) AS latest ON true",
-                           [str(int(settings.DOCKET_GATE_STATEMENT_TIMEOUT_MS))])
-            latest = cursor.fetchone()[1:]
-        else:
-            cursor.execute(latest_sql)
-            latest = cursor.fetchone()
-    if latest is None or latest[0] is None:
+    (PostgreSQL; a timeout fails closed) and reads the latest signed checkpoint."""
+    postgresql = connection.vendor == "postgresql"
+    return (f"SELECT {'set_config(%s, %s, true)' if postgresql else 'NULL'}, latest.tree_size, latest.root_hash "
+            f"FROM (SELECT 1) AS one LEFT JOIN (SELECT tree_size, root_hash FROM {Checkpoint._meta.db_table} "
+            "ORDER BY tree_size DESC LIMIT 1) AS latest ON true",
+            ["statement_timeout", str(int(settings.DOCKET_GATE_STATEMENT_TIMEOUT_MS))] if postgresql else [])
+
+
+def _checkpoint_from_row(row) -> dict[str, Any] | None:
+    if row[1] is None:
         return None
-    return {"tree_size": latest[0], "root_hash": base64.b64encode(bytes(latest[1])).decode("ascii"),
+    return {"tree_size": row[1], "root_hash": base64.b64encode(bytes(row[2])).decode("ascii"),
             "origin": settings.DOCKET_AUDIT_ORIGIN}
+
+
+def _read_decision_inputs(actor, auth, request):
+    """The latest checkpoint, the model and version (with its open high-severity finding count) and the
+    version's approvals, in one round trip (`rawsql.pipelined`). The statement timeout goes first, so it
+    bounds the reads after it and the rest of the transaction."""
+    queries = [_limit_and_checkpoint_query(), _version_query(actor, auth, request), _approvals_query(request)]
+    with ExitStack() as stack:
+        cursors = [stack.enter_context(connection.cursor()) for _ in queries]
+        with rawsql.pipelined():
+            for cursor, (sql, params) in zip(cursors, queries, strict=True):
+                cursor.execute(sql, params)
+        checkpoint = _checkpoint_from_row(cursors[0].fetchone())
+        model, version, open_high_count = _version_from_row(cursors[1].fetchone())
+        approval_rows = cursors[2].fetchall()
+    approvals = _approvals_from_rows(approval_rows, version) if version is not None else []
+    return checkpoint, model, version, open_high_count, approvals
 
 
 def _caller(actor, auth) -> dict[str, Any]:
@@ -365,9 +390,8 @@ def _decide(*, actor, auth, request: dict) -> Decision:
     requirement = requirement_for(environment)
     policy = gate_policy()
     with transaction.atomic():
-        checkpoint = _limit_statements_and_read_checkpoint()
+        checkpoint, model, version, open_high_count, approvals = _read_decision_inputs(actor, auth, request)
         now = timezone.now()
-        model, version, open_high_count = _find_version(actor, auth, request)
         reasons: list[dict[str, str]] = []
         approval = None
         if model is None:
@@ -389,7 +413,6 @@ def _decide(*, actor, auth, request: dict) -> Decision:
             if open_high:
                 reasons.append(_reason(ReasonCode.OPEN_HIGH_FINDING,
                                        f"Open high-severity finding(s) on {label}: {'; '.join(open_high)}"))
-            approvals = _approvals_of(version)
             approval = next((candidate for candidate in approvals
                              if candidate.environment == environment and candidate.is_valid_at(now)), None)
             if approval is not None:

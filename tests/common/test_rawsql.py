@@ -57,3 +57,37 @@ def test_insert_stores_what_save_would(django_user_model):
 def test_insert_needs_a_primary_key():
     with pytest.raises(ValueError, match="primary key"):
         rawsql.insert(ServiceAccount(name="x"))
+
+
+def test_pipelined_statements_run_in_order_in_one_batch_and_a_setting_sent_first_applies_to_the_rest():
+    from psycopg.pq import PipelineStatus
+
+    seen_in_pipeline = []
+
+    def note(execute, sql, params, many, context):
+        seen_in_pipeline.append(PipelineStatus(connection.connection.pgconn.pipeline_status).name)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note), connection.cursor() as first, connection.cursor() as second:
+        with rawsql.pipelined():
+            first.execute("SELECT set_config('statement_timeout', %s, true)", ["1234"])
+            second.execute("SELECT current_setting('statement_timeout')")
+        assert first.fetchone() == ("1234ms",)
+        assert second.fetchone() == ("1234ms",)
+    assert seen_in_pipeline == ["ON", "ON"]
+    with connection.cursor() as after:  # the pipeline has ended: statements go one by one again
+        after.execute("SELECT 1")
+        assert connection.connection.pgconn.pipeline_status == PipelineStatus.OFF and after.fetchone() == (1,)
+
+
+def test_an_error_in_a_pipelined_statement_raises_a_django_database_error_and_skips_the_rest():
+    from django.db import DatabaseError, transaction
+
+    with pytest.raises(DatabaseError, match="division by zero"), transaction.atomic():
+        with connection.cursor() as failing, connection.cursor() as skipped:
+            with rawsql.pipelined():
+                failing.execute("SELECT 1 / 0")
+                skipped.execute("CREATE TABLE never_created (id int)")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass('never_created')")
+        assert cursor.fetchone() == (None,)

@@ -326,14 +326,8 @@ def test_an_internal_error_denies_with_503_and_is_audited(pipeline, version, app
 def test_a_statement_timeout_denies(pipeline, version, approve, settings, monkeypatch):
     approve(version, "production")
     settings.DOCKET_GATE_STATEMENT_TIMEOUT_MS = 10
-    original = services._find_version
-
-    def slow(*args, **kwargs):
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_sleep(0.5)")
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(services, "_find_version", slow)
+    # The version lookup, sent after the timeout in the same round trip, takes half a second.
+    monkeypatch.setattr(services, "_version_query", lambda *args: ("SELECT pg_sleep(0.5)", []))
     decision = check(pipeline, version)
 
     assert (decision.verdict, codes(decision), decision.http_status) == ("deny", ["internal_error"], 503)
@@ -539,3 +533,26 @@ def test_a_caller_without_submit_permission_cannot_record_a_deployment(version, 
                                    environment="production")
 
     assert state() == before
+
+
+def test_the_timeout_and_the_reads_go_in_one_round_trip_and_the_writes_after_it(pipeline, version, approve):
+    approve(version, "production")
+    from psycopg.pq import PipelineStatus
+
+    statements = []
+
+    def note(execute, sql, params, many, context):
+        if not sql.startswith(("SAVEPOINT", "RELEASE SAVEPOINT")):  # the test's own transaction
+            statements.append((" ".join(sql.split()[:2]), PipelineStatus(connection.connection.pgconn.pipeline_status).name))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note):
+        assert check(pipeline, version).verdict == "allow"
+
+    assert statements == [
+        ("SELECT set_config(%s,", "ON"),  # the statement timeout and the latest checkpoint
+        ("SELECT uc.id,", "ON"),  # the model and version, if visible
+        ('SELECT a."id",', "ON"),  # its approvals
+        ("SELECT entry_index,", "OFF"),  # the audit entry
+        ('INSERT INTO', "OFF"),  # the GateDecision
+    ]
