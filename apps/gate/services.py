@@ -58,6 +58,7 @@ logger = logging.getLogger(__name__)
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 MODEL_REFERENCE = re.compile(r"^(?P<use_case>[-a-zA-Z0-9_]{1,64})/(?P<model>[-a-zA-Z0-9_]{1,64})$")
 MAX_CONTEXT_BYTES = 8 * 1024
+MAX_VERSION_NUMBER = 2_147_483_647  # the version column's range
 ALLOW_BASIS = frozenset({ReasonCode.APPROVAL_VALID, ReasonCode.CHECKS_PASSED})
 # Review states in which a case's check results count as "automated checks passed".
 CHECKED_CASE_STATES = (ReviewStatus.AWAITING_VALIDATION, ReviewStatus.AWAITING_APPROVAL, ReviewStatus.APPROVED)
@@ -140,8 +141,8 @@ def _clean_request(*, model: str, version, artifact_sha256: str, environment: st
     match = MODEL_REFERENCE.match(model)
     if match is None:
         errors["model"] = ["Name the model as <use-case>/<model>, e.g. credit-scoring/default-lr."]
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        errors["version"] = ["The version is a whole number of at least 1."]
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= MAX_VERSION_NUMBER:
+        errors["version"] = [f"The version is a whole number from 1 to {MAX_VERSION_NUMBER}."]
     sha = str(artifact_sha256 or "").strip().lower()
     sha = sha.removeprefix("sha256:")
     if not SHA256_PATTERN.match(sha):

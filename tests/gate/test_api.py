@@ -93,7 +93,15 @@ def test_check_with_a_key_lacking_gate_check_is_403(team, version, state):
     ({"environment": "moon"}, "environment"),
     ({"model": "default-lr"}, "model"),
     ({"version": "one"}, "version"),
+    ({"version": True}, "version"),
+    ({"version": 0}, "version"),
+    ({"version": 2**31}, "version"),
+    ({"model": 42}, "model"),
+    ({"model": "a" * 300 + "/b"}, "model"),
+    ({"environment": None}, "environment"),
+    ({"artifact_sha256": ["a" * 64]}, "artifact_sha256"),
     ({"context": "text"}, "context"),
+    ({"context": ["pipeline"]}, "context"),
     ({"surprise": 1}, "surprise"),
 ])
 def test_check_refuses_malformed_bodies_with_400(pipeline, version, state, change, field):
@@ -115,6 +123,8 @@ def test_check_refuses_a_missing_field_and_unparseable_json(pipeline, version, s
                                                "validation-failed")["errors"]
     assert_problem(api.post("/api/v1/gate/check", "{not json", content_type="application/json"), 400,
                    "malformed-request")
+    assert "non_field_errors" in assert_problem(api.post("/api/v1/gate/check", [body(version)], format="json"), 400,
+                                                "validation-failed")["errors"]
     assert state() == before
 
 

@@ -16,18 +16,45 @@ class StrictInputSerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         if hasattr(data, "keys"):
-            unknown = sorted(set(data.keys()) - set(self.fields))
+            unknown = unknown_field_errors(self.fields, data)
             if unknown:
-                allowed = ", ".join(sorted(self.fields))
-                raise serializers.ValidationError(
-                    {name: [f"Unknown field {name!r}; the fields are: {allowed}."] for name in unknown}
-                )
+                raise serializers.ValidationError(unknown)
             if not isinstance(data, QueryDict):
                 wrong = {name: [message] for name, field in self.fields.items()
                          if name in data and (message := json_type_error(field, data[name]))}
                 if wrong:
                     raise serializers.ValidationError(wrong)
         return super().to_internal_value(data)
+
+
+def unknown_field_errors(fields, data) -> dict[str, list[str]]:
+    """An error for each key of `data` that is not one of `fields`, naming the fields there are."""
+    unknown = sorted(set(data.keys()) - set(fields))
+    allowed = ", ".join(sorted(fields))
+    return {name: [f"Unknown field {name!r}; the fields are: {allowed}."] for name in unknown}
+
+
+def json_shape_errors(serializer_class: type[serializers.Serializer], data) -> dict[str, list[str]]:
+    """What a StrictInputSerializer refuses about a JSON body before its fields validate the values: a
+    body that is not an object, unknown fields, missing required fields, nulls and wrong JSON types.
+
+    It reads the serializer's declared fields without building the serializer (building one deep-copies
+    its fields: about 0.15 ms), for a hot endpoint whose service validates the values itself (the
+    gate check); the serializer still documents the body in the API schema."""
+    if not isinstance(data, dict):
+        return {"non_field_errors": [f"The body must be a JSON object, not {_JSON_TYPE_NAMES.get(type(data), 'that')}."]}
+    fields = serializer_class._declared_fields
+    errors = unknown_field_errors(fields, data)
+    for name, field in fields.items():
+        if name not in data:
+            if field.required:
+                errors[name] = ["This field is required."]
+        elif data[name] is None:
+            if not field.allow_null:
+                errors[name] = ["This field may not be null."]
+        elif message := json_type_error(field, data[name]):
+            errors[name] = [message]
+    return errors
 
 
 _JSON_TYPE_NAMES = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array",

@@ -19,6 +19,7 @@ from apps.accounts.permissions import HasScope, require_scope, visible_use_cases
 from apps.accounts.scopes import Scope
 from apps.common.api.pagination import OldestFirstCursorPagination
 from apps.common.api.schema import problems
+from apps.common.api.serializers import json_shape_errors
 from apps.common.errors import ApplicationError, NotFound, ValidationFailed
 from apps.registry.api import access
 from apps.registry.models import UseCase
@@ -65,10 +66,15 @@ class GateCheckView(GateView):
         limit = settings.DOCKET_GATE_MAX_REQUEST_BYTES
         if not declared.isdigit() or int(declared) > limit:
             raise RequestTooLarge(f"A gate check request is at most {limit} bytes.", limit=limit)
-        data = self.parse(s.GateCheckIn)
+        # The body's shape is checked here and its values by the service (_clean_request), without
+        # building the serializer on the gate's hot path; GateCheckIn documents the body.
+        data = request.data
+        errors = json_shape_errors(s.GateCheckIn, data)
+        if errors:
+            raise ValidationFailed("The gate check request is not valid.", field_errors=errors)
         decision = services.gate_check(
             actor=request.user, auth=request.auth, model=data["model"], version=data["version"],
-            artifact_sha256=data["artifact_sha256"], environment=data["environment"], context=data["context"],
+            artifact_sha256=data["artifact_sha256"], environment=data["environment"], context=data.get("context"),
         )
         return Response(decision.as_dict(), status=decision.http_status)
 
