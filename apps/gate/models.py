@@ -68,8 +68,10 @@ class GateDecision(AppendOnly):
     requested_version = models.PositiveIntegerField()
     artifact_sha256 = models.CharField(max_length=64)
     environment = models.CharField(max_length=64)
+    # Indexed by gate_decision_lookup, which starts with it.
     model_version = models.ForeignKey(
-        "registry.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="gate_decisions"
+        "registry.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="gate_decisions",
+        db_index=False,
     )
     verdict = models.CharField(max_length=8, choices=Verdict.choices)
     reasons = models.JSONField(default=list)
@@ -90,6 +92,8 @@ class GateDecision(AppendOnly):
         indexes = [
             models.Index(fields=["model_version", "environment", "verdict", "decided_at"],
                          name="gate_decision_lookup"),
+            # The decisions page and the dashboard's recent denials read newest first.
+            models.Index(fields=["-decided_at", "-id"], name="gate_decision_newest"),
         ]
 
     def __str__(self) -> str:
