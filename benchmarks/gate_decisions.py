@@ -18,12 +18,13 @@ MLflow lives only in its own virtual environment (/tmp/mlflow-venv by default; c
 psycopg2-binary on first use) — never in Docket's .venv or pyproject.toml.
 
 Load: a separate client process (asyncio on uvloop, raw HTTP/1.1, one connection per client, kept alive where the server allows) runs 1, 16 and
-64 concurrent closed-loop clients; at each level Docket then MLflow, each with a warm-up followed by a
-fixed measuring window. Latency is client-side. Everything (PostgreSQL, both servers, the client)
+64 concurrent closed-loop clients; at each level three rounds of Docket then MLflow, each with a warm-up
+followed by a fixed measuring window, and each server's best round is reported (every round is printed
+too): other tenants of a shared host only ever slow a round down. Latency is client-side. Everything (PostgreSQL, both servers, the client)
 shares this machine's CPUs.
 
     scripts/with-postgres.sh .venv/bin/python benchmarks/gate_decisions.py [--duration 15] [--warmup 3]
-        [--levels 1,16,64] [--workers 4] [--worker-class sync] [--threads 1] [--profile]
+        [--levels 1,16,64] [--rounds 3] [--workers 4] [--worker-class sync] [--threads 1] [--profile]
 
 `--profile` also profiles gate checks in-process (cProfile, through the Django test client, so
 authentication, DRF and the service are all included) and prints where the time goes and each SQL
@@ -521,12 +522,12 @@ def profile_in_process(seed: dict, requests: int) -> None:
         print(f"    {took:6.2f} ms  {' '.join(sql.split())[:150]}")
     stats = pstats.Stats(profiler)
     total = max(ct for (_, _, name), (_, _, _, ct, _) in stats.stats.items() if name == "get_response")
-    parts = [("authenticate_api_key", "API-key authentication"), ("parse", "request parsing/validation"),
-             ("_find_version", "_find_version (visible_use_cases + version)"),
-             ("visible_use_cases", "  of which visible_use_cases (guardian)"),
-             ("_approval_summary", "_approval_summary"), ("_limit_statements_and_read_checkpoint", "statement timeout + latest checkpoint"),
-             ("record", "audit record"), ("_sign", "attestation signing"), ("save", "GateDecision save (any save)"),
-             ("as_dict", "Decision.as_dict")]
+    parts = [("authenticate_api_key", "API-key authentication"), ("json_shape_errors", "request shape check"),
+             ("_clean_request", "request value validation"),
+             ("_read_decision_inputs", "reads: timeout, checkpoint, version, approvals"),
+             ("visible_use_case_condition", "  of which the visibility condition"),
+             ("_approval_summary", "_approval_summary"), ("record", "audit record"), ("_sign", "attestation signing"),
+             ("insert", "GateDecision insert"), ("as_dict", "Decision.as_dict")]
     print(f"  share of the request (profiled {total / requests * 1000:.1f} ms each):")
     for function, label in parts:
         cumulative = sum(ct for (path, _, name), (_, _, _, ct, _) in stats.stats.items()
@@ -548,6 +549,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0, help="measuring window per level and server, s")
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up before each window, s")
     parser.add_argument("--levels", default="1,16,64", help="concurrent clients, comma-separated")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds (Docket, MLflow, Docket, ...) per level; each server's best is reported")
     parser.add_argument("--workers", type=int, default=4, help="server worker processes (both servers)")
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"], help="Docket's gunicorn workers")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per Docket worker (gthread)")
@@ -608,12 +611,13 @@ def main() -> None:
         print(f"Docket: gunicorn {args.worker_class} --workers {args.workers} --threads {args.threads}, "
               f"CONN_MAX_AGE={args.conn_max_age}. MLflow: mlflow server --workers {args.workers} "
               "(uvicorn), PostgreSQL backend store (database `mlflow`).")
-        print(f"Per level and server: {args.warmup:.0f} s warm-up, then {args.duration:.0f} s measured; "
+        print(f"Per level: {args.rounds} rounds alternating between the servers; per round and server: "
+              f"{args.warmup:.0f} s warm-up, then {args.duration:.0f} s measured; "
               "closed-loop clients, one connection each (kept alive where the server allows). The server not being measured is "
               "paused (SIGSTOP) meanwhile.\n", flush=True)
 
-        results: dict[tuple[str, int], dict] = {}
-        for level in levels:
+        rounds: dict[tuple[str, int], list[dict]] = {}
+        for level, round_number in ((level, number) for level in levels for number in range(1, args.rounds + 1)):
             for target, base in (("docket", docket_base), ("mlflow", mlflow_base)):
                 if base is None:
                     continue
@@ -628,15 +632,21 @@ def main() -> None:
                 finally:
                     for pid in idle:
                         signal_tree(pid, signal.SIGCONT)
-                results[(target, level)] = figures
-                print(f"  {target:6} {level:>3} clients: {figures['n']} ok-window requests, "
+                rounds.setdefault((target, level), []).append(figures)
+                print(f"  round {round_number} {target:6} {level:>3} clients: {figures['throughput']:.0f} req/s, "
+                      f"p99 {figures['p99']:.1f} ms, {figures['n']} ok-window requests, "
                       f"{figures['errors']} errors; CPU per request: server {figures['server_cpu_ms']:.1f} ms, "
                       f"PostgreSQL {figures['postgres_cpu_ms']:.1f} ms; client CPU {figures['client_cpu_share']:.0%} "
                       "of a core"
                       + (f"; first error: {figures['first_error']}" if figures["first_error"] else "")
                       + (f"; {figures['warmup_error']}" if figures["warmup_error"] else ""), flush=True)
 
-        print("\nLatency in ms (client-side, loopback); throughput in requests/s over the measuring window.")
+        # Other tenants of a shared host only ever slow a round down: each server's best round (by
+        # throughput) is the nearest to what the machine can do, as in benchmarks/audit_write_throughput.py.
+        results = {key: max(figures, key=lambda round_figures: round_figures["throughput"])
+                   for key, figures in rounds.items()}
+        print(f"\nEach server's best of {args.rounds} alternating rounds per level (by throughput). "
+              "Latency in ms (client-side, loopback); throughput in requests/s over the measuring window.")
         header = (f"{'clients':>7} | {'Docket p50':>10} {'p99':>7} {'req/s':>7} {'errors':>6} | "
                   f"{'MLflow p50':>10} {'p99':>7} {'req/s':>7} {'errors':>6}")
         print(header)
@@ -665,10 +675,14 @@ def main() -> None:
             d16, m16 = results[("docket", 16)]["p99"], results[("mlflow", 16)]["p99"]
             print(f"Target p99 at 16 clients <= MLflow's: Docket {d16:.1f} ms vs MLflow {m16:.1f} ms — "
                   f"{'met' if d16 <= m16 else 'MISSED'}.")
-        best = max(results[("docket", level)]["throughput"] for level in levels)
-        print(f"Target >= {TARGET_THROUGHPUT:.0f} decisions/s on {os.cpu_count()} CPUs: best {best:.0f}/s — "
-              f"{'met' if best >= TARGET_THROUGHPUT else 'MISSED'}.")
-        print(json.dumps({f"{target}@{level}": figures for (target, level), figures in results.items()}))
+        best_level = max(levels, key=lambda level: results[("docket", level)]["throughput"])
+        best = results[("docket", best_level)]["throughput"]
+        every_round = [round_figures["throughput"] for round_figures in rounds[("docket", best_level)]]
+        print(f"Target >= {TARGET_THROUGHPUT:.0f} decisions/s on {os.cpu_count()} CPUs: best {best:.0f}/s at "
+              f"{best_level} clients — {'met' if best >= TARGET_THROUGHPUT else 'MISSED'}; its rounds: "
+              f"{' / '.join(f'{value:.0f}' for value in every_round)} "
+              f"({sum(value >= TARGET_THROUGHPUT for value in every_round)} of {len(every_round)} at or above).")
+        print(json.dumps({f"{target}@{level}": figures for (target, level), figures in rounds.items()}))
         if args.profile:
             profile_in_process(seed, args.profile_requests)
     finally:
