@@ -556,3 +556,17 @@ def test_the_timeout_and_the_reads_go_in_one_round_trip_and_the_writes_after_it(
         ("SELECT entry_index,", "OFF"),  # the audit entry
         ('INSERT INTO', "OFF"),  # the GateDecision
     ]
+
+
+def test_a_decision_with_its_attestation_is_stored_inline_not_toasted(pipeline, version, approve):
+    approve(version, "production")
+    decision = check(pipeline, version)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_column_size(g.*), pg_relation_size(c.reltoastrelid), c.reloptions "
+                       "FROM gate_gatedecision g, pg_class c WHERE c.relname = 'gate_gatedecision' AND g.id = %s",
+                       [decision.decision_id])
+        row_size, toast_size, options = cursor.fetchone()
+    assert row_size > 2032  # above PostgreSQL's default toasting threshold...
+    assert toast_size == 0  # ...yet nothing went out of line (migration gate.0003)
+    assert "toast_tuple_target=4080" in options
