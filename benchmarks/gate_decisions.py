@@ -454,6 +454,17 @@ async def _drive(spec: dict) -> dict:
     }
 
 
+def host_speed_probe() -> float:
+    """Milliseconds of CPU a fixed pure-Python loop takes now (about 60 ms on the 2026-11 vCPUs),
+    printed with each round: on a shared host the same code runs up to a third slower at times, and this
+    says which rounds ran on a slow host."""
+    started = time.process_time()
+    total = 0
+    for number in range(1_000_000):
+        total += number * number
+    return (time.process_time() - started) * 1000
+
+
 def run_client(spec: dict, *, server: int, postgres: int) -> dict:
     """Runs the load in a separate process (this script with --client) and returns its figures, with
     the CPU the server's process tree and PostgreSQL used per answered request (warm-up included)."""
@@ -628,12 +639,15 @@ def main() -> None:
                 for pid in idle:
                     signal_tree(pid, signal.SIGSTOP)
                 try:
+                    probe = host_speed_probe()  # the servers idle meanwhile: nothing else competes
                     figures = run_client(spec, server=server, postgres=postgres)
                 finally:
                     for pid in idle:
                         signal_tree(pid, signal.SIGCONT)
+                figures["host_probe_ms"] = probe
                 rounds.setdefault((target, level), []).append(figures)
-                print(f"  round {round_number} {target:6} {level:>3} clients: {figures['throughput']:.0f} req/s, "
+                print(f"  round {round_number} {target:6} {level:>3} clients (host probe {probe:.0f} ms): "
+                      f"{figures['throughput']:.0f} req/s, "
                       f"p99 {figures['p99']:.1f} ms, {figures['n']} ok-window requests, "
                       f"{figures['errors']} errors; CPU per request: server {figures['server_cpu_ms']:.1f} ms, "
                       f"PostgreSQL {figures['postgres_cpu_ms']:.1f} ms; client CPU {figures['client_cpu_share']:.0%} "
@@ -682,6 +696,9 @@ def main() -> None:
               f"{best_level} clients — {'met' if best >= TARGET_THROUGHPUT else 'MISSED'}; its rounds: "
               f"{' / '.join(f'{value:.0f}' for value in every_round)} "
               f"({sum(value >= TARGET_THROUGHPUT for value in every_round)} of {len(every_round)} at or above).")
+        probes = [round_figures["host_probe_ms"] for figures in rounds.values() for round_figures in figures]
+        print(f"Host speed probe (a fixed Python loop before each round; lower is faster): {min(probes):.0f}–"
+              f"{max(probes):.0f} ms.")
         print(json.dumps({f"{target}@{level}": figures for (target, level), figures in rounds.items()}))
         if args.profile:
             profile_in_process(seed, args.profile_requests)
