@@ -91,3 +91,29 @@ def test_a_connection_inside_a_transaction_is_checked_with_select_1(own_connecti
     assert select_one_checks == [own_connection]
     own_connection.rollback()
     own_connection.set_autocommit(True)
+
+
+def test_timestamps_load_with_the_compiled_parser_exactly_as_djangos_loader_would(own_connection):
+    import datetime as dt
+
+    from django.db.backends.postgresql.psycopg_any import BaseTzLoader
+    from psycopg import adapters
+
+    from apps.common.postgresql_backend.base import TimezoneLoader
+
+    sql = ("SELECT v FROM (VALUES ('2026-06-01 12:00:00.5+02'::timestamptz), ('2026-11-23 05:47:04.000001+00'::timestamptz), "
+           "('1999-12-31 23:59:59.999999-08'::timestamptz), ('0001-01-01 00:00:00+00'::timestamptz), "
+           "('9999-12-31 23:59:59.999999+00'::timestamptz), (NULL)) AS t(v)")
+    with own_connection.cursor() as cursor:
+        assert isinstance(cursor.cursor.adapters.get_loader(adapters.types["timestamptz"].oid, 0)(0),
+                          TimezoneLoader)
+        cursor.execute(sql)
+        fast = [value for (value,) in cursor.fetchall()]
+    with own_connection.cursor() as cursor:
+        django_loader = type("DjangoLoader", (BaseTzLoader,), {"timezone": own_connection.timezone})
+        cursor.cursor.adapters.register_loader("timestamptz", django_loader)
+        cursor.execute(sql)
+        django = [value for (value,) in cursor.fetchall()]
+    assert fast == django
+    assert [value.tzinfo for value in fast[:-1]] == [dt.UTC] * 5
+    assert fast[2] == dt.datetime(2000, 1, 1, 7, 59, 59, 999999, tzinfo=dt.UTC)

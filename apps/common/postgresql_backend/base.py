@@ -11,14 +11,21 @@ once. (Go's MySQL driver checks pooled connections the same way.)
 
 What neither check can see is a peer that vanished without a word (a network partition): `SELECT 1`
 would wait for TCP to give up, and the first real statement fails instead, as it would after any check.
+
+It also reads `timestamptz` values with psycopg's compiled parser. Django's loader subclasses psycopg's
+pure-Python one (the compiled class cannot be subclassed) and parses each value with a regular
+expression: about 6 µs a value against 2 µs, on every timestamp Docket reads.
 """
 
 from __future__ import annotations
 
 import select
+from functools import lru_cache
 
+import psycopg
 from django.db.backends.postgresql import base as postgresql
 from psycopg import pq
+from psycopg.adapt import AdaptersMap, Loader
 
 _READABLE_OR_HUNG_UP = select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP | select.POLLNVAL
 
@@ -30,7 +37,40 @@ def server_has_spoken(fd: int) -> bool:
     return bool(poller.poll(0))
 
 
+# The fastest timestamptz text loader psycopg has here: compiled with psycopg[binary] or psycopg[c].
+_TIMESTAMPTZ = psycopg.adapters.types["timestamptz"].oid
+_FASTEST_TIMESTAMPTZ_LOADER = psycopg.adapters.get_loader(_TIMESTAMPTZ, pq.Format.TEXT)
+
+
+class TimezoneLoader(Loader):
+    """What Django's `BaseTzLoader` does — parse, then set `timezone` as the value's tzinfo (the session's
+    TimeZone is Django's, so the instant is unchanged; None gives naive values when USE_TZ is off) —
+    with the compiled parser."""
+
+    timezone = None
+
+    def __init__(self, oid, context=None):
+        super().__init__(oid, context)
+        self._parse = _FASTEST_TIMESTAMPTZ_LOADER(oid, context).load
+
+    def load(self, data):
+        return self._parse(data).replace(tzinfo=self.timezone)
+
+
+@lru_cache
+def _adapters_with_timezone_loader(template: AdaptersMap, timezone) -> AdaptersMap:
+    adapters = AdaptersMap(template)
+    adapters.register_loader("timestamptz", type("DocketTimezoneLoader", (TimezoneLoader,), {"timezone": timezone}))
+    return adapters
+
+
 class DatabaseWrapper(postgresql.DatabaseWrapper):
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        # Django's create_cursor compares the loader's `timezone` with the connection's, as for its own.
+        params["context"] = _adapters_with_timezone_loader(params["context"], self.timezone)
+        return params
+
     def is_usable(self) -> bool:
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
