@@ -360,7 +360,8 @@ def _checkpoint_from_row(row) -> dict[str, Any] | None:
             "origin": settings.DOCKET_AUDIT_ORIGIN}
 
 
-def _read_decision_inputs(actor, auth, request):
+def _read_decision_inputs(actor, auth, request) -> tuple[dict[str, Any] | None, Model | None, ModelVersion | None,
+                                                         int, list[Approval]]:
     """The latest checkpoint, the model and version (with its open high-severity finding count) and the
     version's approvals, in one round trip (`rawsql.pipelined`). The statement timeout goes first, so it
     bounds the reads after it and the rest of the transaction."""
