@@ -456,8 +456,9 @@ async def _drive(spec: dict) -> dict:
 
 def host_speed_probe() -> float:
     """Milliseconds of CPU a fixed pure-Python loop takes now (about 60 ms on the 2026-11 vCPUs),
-    printed with each round: on a shared host the same code runs up to a third slower at times, and this
-    says which rounds ran on a slow host."""
+    printed with each round. It is a snapshot of well under a second, so it shows how much a shared
+    host's speed moves (51–100 ms within one run on 2026-11-23) rather than reliably which 15-second
+    round ran slow."""
     started = time.process_time()
     total = 0
     for number in range(1_000_000):

@@ -148,12 +148,8 @@ def record(*, actor, action: Action | str, subject, data: dict[str, Any], reques
     if connection.vendor == "postgresql" and not sequenced:
         _queue_postgresql(actor_ref=actor_ref, action=action.value, subject_ref=subject_ref, data=data,
                           request_id=request_id)
-        return AuditEntry(
-            index=None, timestamp=None, actor_type=actor_ref.type, actor_id=actor_ref.id, actor_name=actor_ref.name,
-            action=action.value, subject_type=subject_ref.type, subject_id=subject_ref.id,
-            subject_label=subject_ref.label, data=data, request_id=request_id, format_version=FORMAT_VERSION,
-            encoded=None, leaf_hash=None,
-        )
+        return _entry(actor_ref=actor_ref, action=action.value, subject_ref=subject_ref, data=data,
+                      request_id=request_id)
 
     # savepoint=False: a failed append must abort the caller's whole transaction anyway, and a
     # savepoint would cost two more round trips while the sequencer lock is held.
@@ -176,14 +172,31 @@ def record(*, actor, action: Action | str, subject, data: dict[str, Any], reques
             timestamp = timezone.now()
             encoded = encode_entry(index=index, timestamp=timestamp, actor=actor_ref, action=action.value,
                                    subject=subject_ref, data=data, request_id=request_id)
-            entry = AuditEntry(
-                index=index, timestamp=timestamp, actor_type=actor_ref.type, actor_id=actor_ref.id,
-                actor_name=actor_ref.name, action=action.value, subject_type=subject_ref.type,
-                subject_id=subject_ref.id, subject_label=subject_ref.label, data=data, request_id=request_id,
-                format_version=FORMAT_VERSION, encoded=encoded, leaf_hash=leaf_hash(encoded),
-            )
+            entry = _entry(actor_ref=actor_ref, action=action.value, subject_ref=subject_ref, data=data,
+                           request_id=request_id, index=index, timestamp=timestamp, encoded=encoded,
+                           leaf_hash=leaf_hash(encoded))
             entry.save()
     return entry
+
+
+def _entry(*, actor_ref, action: str, subject_ref, data, request_id, index=None, timestamp=None, encoded=None,
+           leaf_hash=None) -> AuditEntry:
+    """The AuditEntry of these parts; index, timestamp, encoding and leaf hash stay None until sequenced."""
+    return AuditEntry(
+        index=index, timestamp=timestamp, actor_type=actor_ref.type, actor_id=actor_ref.id, actor_name=actor_ref.name,
+        action=action, subject_type=subject_ref.type, subject_id=subject_ref.id, subject_label=subject_ref.label,
+        data=data, request_id=request_id, format_version=FORMAT_VERSION, encoded=encoded, leaf_hash=leaf_hash,
+    )
+
+
+def _entry_arguments(*, actor_ref, action: str, subject_ref, data, request_id) -> list:
+    """What both the queue's INSERT and docket_audit_append take, in their order: the canonical encoding
+    around index and timestamp (head, middle, tail), then the columns to store."""
+    head, middle, tail = encode_entry_parts(actor=actor_ref, action=action, subject=subject_ref, data=data,
+                                            request_id=request_id)
+    return [head, middle, tail, actor_ref.type, actor_ref.id, actor_ref.name, action, subject_ref.type,
+            subject_ref.id, subject_ref.label, json.dumps(data, ensure_ascii=False, allow_nan=False), request_id,
+            FORMAT_VERSION]
 
 
 _QUEUE_SQL = (
@@ -200,14 +213,11 @@ def _queue_postgresql(*, actor_ref, action: str, subject_ref, data, request_id) 
     this transaction queued reach half the window, a checkpoint is signed after the commit; at three
     quarters (signing after commits has fallen behind, or a transaction records that many itself) the
     transaction sequences its entries and signs one at once, under the sequencer lock."""
-    head, middle, tail = encode_entry_parts(actor=actor_ref, action=action, subject=subject_ref, data=data,
-                                            request_id=request_id)
-    data_text = json.dumps(data, ensure_ascii=False, allow_nan=False)
     bound = max(1, settings.DOCKET_AUDIT_MAX_UNCHECKPOINTED)
+    arguments = _entry_arguments(actor_ref=actor_ref, action=action, subject_ref=subject_ref, data=data,
+                                 request_id=request_id)
     with connection.cursor() as cursor:
-        cursor.execute(_QUEUE_SQL, [head, middle, tail, actor_ref.type, actor_ref.id, actor_ref.name, action,
-                                    subject_ref.type, subject_ref.id, subject_ref.label, data_text, request_id,
-                                    FORMAT_VERSION, bound])
+        cursor.execute(_QUEUE_SQL, [*arguments, bound])
         uncovered, transaction_id = cursor.fetchone()
     if getattr(connection, "docket_audit_transaction", None) != transaction_id:
         connection.docket_audit_transaction, connection.docket_audit_queued_count = transaction_id, 0
@@ -302,23 +312,17 @@ def _append_postgresql(*, actor_ref, action: str, subject_ref, data, request_id)
     """Appends the entry with docket_audit_append (migration 0004): lock, index, timestamp, encoding,
     leaf hash and INSERT in one round trip, the encoding around index and timestamp prepared here
     before the lock is taken. Returns the entry and the size of the latest checkpoint."""
-    head, middle, tail = encode_entry_parts(actor=actor_ref, action=action, subject=subject_ref, data=data,
-                                            request_id=request_id)
-    data_text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    arguments = _entry_arguments(actor_ref=actor_ref, action=action, subject_ref=subject_ref, data=data,
+                                 request_id=request_id)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT entry_index, entry_timestamp, covered, entry_encoded, entry_leaf_hash FROM docket_audit_append("
             "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::smallint)",
-            [_SEQUENCER_LOCK_KEY, head, middle, tail, actor_ref.type, actor_ref.id, actor_ref.name, action,
-             subject_ref.type, subject_ref.id, subject_ref.label, data_text, request_id, FORMAT_VERSION],
+            [_SEQUENCER_LOCK_KEY, *arguments],
         )
         index, timestamp, covered, encoded, leaf = cursor.fetchone()
-    entry = AuditEntry(
-        index=index, timestamp=timestamp, actor_type=actor_ref.type, actor_id=actor_ref.id, actor_name=actor_ref.name,
-        action=action, subject_type=subject_ref.type, subject_id=subject_ref.id, subject_label=subject_ref.label,
-        data=data, request_id=request_id, format_version=FORMAT_VERSION, encoded=bytes(encoded),
-        leaf_hash=bytes(leaf),
-    )
+    entry = _entry(actor_ref=actor_ref, action=action, subject_ref=subject_ref, data=data, request_id=request_id,
+                   index=index, timestamp=timestamp, encoded=bytes(encoded), leaf_hash=bytes(leaf))
     entry._state.adding = False
     entry._state.db = connection.alias
     return entry, covered
