@@ -5,6 +5,8 @@ closed, mid-transaction or spoken to, and checks what `is_usable` says and wheth
 Django's `SELECT 1`.
 """
 
+import select
+
 import pytest
 from django.db import connection, connections
 from django.db.backends.postgresql import base as django_postgresql
@@ -79,6 +81,8 @@ def test_anything_the_server_sent_while_idle_is_checked_with_select_1(own_connec
         cursor.execute("LISTEN docket_health_check_test")
     with connection.cursor() as cursor:
         cursor.execute("NOTIFY docket_health_check_test")
+    # PostgreSQL delivers the notification asynchronously after the NOTIFY commits: wait until it is here.
+    assert select.select([own_connection.connection.pgconn.socket], [], [], 10)[0], "no notification arrived"
     assert own_connection.is_usable() is True  # the notification made the socket readable; SELECT 1 passed
     assert select_one_checks == [own_connection]
 
