@@ -17,11 +17,15 @@ database `mlflow` on the same PostgreSQL server — queried with
 MLflow lives only in its own virtual environment (/tmp/mlflow-venv by default; created with mlflow and
 psycopg2-binary on first use) — never in Docket's .venv or pyproject.toml.
 
-Load: a separate client process (asyncio on uvloop, raw HTTP/1.1, one connection per client, kept alive where the server allows) runs 1, 16 and
-64 concurrent closed-loop clients; at each level three rounds of Docket then MLflow, each with a warm-up
-followed by a fixed measuring window, and each server's best round is reported (every round is printed
-too): other tenants of a shared host only ever slow a round down. Latency is client-side. Everything (PostgreSQL, both servers, the client)
-shares this machine's CPUs.
+Load: wrk (Debian's `wrk` package, installed on first use when run as root), a C load generator in
+its own process, one thread, one connection per client (kept alive where the server allows; gunicorn's
+sync workers close it after each answer, and wrk reconnects). It runs 1, 16 and 64 concurrent
+closed-loop clients; at each level three rounds of Docket then MLflow, each with a warm-up followed by
+a fixed measuring window, and each server's best round is reported (every round is printed too):
+other tenants of a shared host only ever slow a round down. A Lua hook checks every answer (HTTP 200
+and the expected body). Latency is wrk's: from writing the request to the end of the response, on
+loopback. Everything (PostgreSQL, both servers, wrk) shares this machine's CPUs; wrk costs about
+0.13 ms of CPU per request, where the earlier Python client on uvloop cost 0.46 ms.
 
     scripts/with-postgres.sh .venv/bin/python benchmarks/gate_decisions.py [--duration 15] [--warmup 3]
         [--levels 1,16,64] [--rounds 3] [--workers 4] [--worker-class sync] [--threads 1] [--profile]
@@ -32,7 +36,7 @@ statement; `--profile-only` does just that (no servers, no MLflow), for quick it
 `--worker-class gthread --workers 2 --threads 4` serves Docket with threads instead: measured on
 2026-11-23, the GIL's contention between a worker's threads cost about 1 ms of CPU per decision and
 held throughput near 200/s where sync workers reach about 300/s. Sync workers close the connection
-after each response, so the load client reconnects for every request (its CPU share shows it).
+after each response, so wrk reconnects for every request (its CPU share shows it).
 MLflow's background job runner is switched off (MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false): it serves
 no alias lookup, and after being paused it would catch up on the CPU MLflow is measured on.
 """
@@ -40,18 +44,18 @@ no alias lookup, and after being paused it would catch up on the CPU MLflow is m
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import resource
+import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -322,136 +326,93 @@ def postmaster_pid() -> int:
     return parent
 
 
-# --- the load-generating client (a separate process) ------------------------------------------------
+# --- the load generator: wrk (a separate C process) ----------------------------------------------------
+
+# wrk's Lua hooks: every response is checked (HTTP 200 and a body matching EXPECT), and `done` prints
+# one JSON line with what the run measured. The harness prepends METHOD, BODY, HEADERS and EXPECT.
+WRK_SCRIPT = r"""
+wrk.method = METHOD
+wrk.body = BODY
+for name, value in pairs(HEADERS) do wrk.headers[name] = value end
+
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+
+bad, first_bad = 0, ""
+function response(status, headers, body)
+  if status ~= 200 or not string.find(body, EXPECT) then
+    bad = bad + 1
+    if first_bad == "" then first_bad = "HTTP " .. status .. ": " .. string.sub(body, 1, 200) end
+  end
+end
+
+function done(summary, latency, requests)
+  local bad_total, first = 0, ""
+  for _, thread in ipairs(threads) do
+    bad_total = bad_total + thread:get("bad")
+    if first == "" then first = thread:get("first_bad") end
+  end
+  local e = summary.errors
+  io.write(string.format('{"requests": %d, "duration_us": %d, "bad": %d, "transport_errors": %d, ' ..
+    '"p50_us": %d, "p99_us": %d, "first_bad": %q}\n', summary.requests, summary.duration, bad_total,
+    e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99), first))
+end
+"""
 
 
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+def ensure_wrk() -> str:
+    """The path of wrk, installing Debian's package first when it is missing and we are root."""
+    wrk = shutil.which("wrk")
+    if wrk is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing Debian's wrk package (the load generator)", flush=True)
+        quiet = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=quiet)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=quiet, stdout=subprocess.DEVNULL)
+        wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("the load generator wrk is not installed: apt-get install wrk (or build it from "
+                         "https://github.com/wg/wrk) and run again")
+    return wrk
 
 
-class _Connection:
-    """One keep-alive HTTP/1.1 connection that sends a prepared request and reads one response.
-
-    The load client must cost the machine far less than the servers it measures: httpx spent about
-    2.5 ms of CPU per request here, a third of what a Docket decision costs. This writes pre-encoded
-    request bytes and parses only the status line, Content-Length (or chunked framing) and the body,
-    on uvloop's event loop: about 0.17 ms of CPU per request against a hello-world WSGI app under
-    gunicorn's sync workers (a new connection each time), where asyncio's own loop spent 0.33 ms."""
-
-    def __init__(self, host: str, port: int):
-        self.host, self.port = host, port
-        self.reader = self.writer = None
-
-    async def request(self, raw: bytes) -> tuple[int, bytes]:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.write(raw)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        headers = {}
-        for line in lines[1:]:
-            if line:
-                name, _, value = line.partition(b":")
-                headers[name.strip().lower()] = value.strip()
-        if b"content-length" in headers:
-            body = await self.reader.readexactly(int(headers[b"content-length"]))
-        elif headers.get(b"transfer-encoding", b"").lower() == b"chunked":
-            chunks = []
-            while True:
-                size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
-                chunks.append(await self.reader.readexactly(size + 2))
-                if size == 0:
-                    break
-            body = b"".join(chunk[:-2] for chunk in chunks)
-        else:
-            body = await self.reader.read()
-        if headers.get(b"connection", b"").lower() == b"close" or not (b"content-length" in headers
-                                                                       or b"transfer-encoding" in headers):
-            self.close()
-        return status, body
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
+def lua_string(text: str) -> str:
+    """A Lua string literal for `text`: letters and digits as they are, every other byte as \\ddd."""
+    return '"' + "".join(chr(byte) if chr(byte).isalnum() else f"\\{byte:03d}" for byte in text.encode()) + '"'
 
 
-def _prepared_request(spec: dict) -> tuple[str, int, bytes, object]:
-    """(host, port, the request's bytes, a check of the response) for the target being measured."""
-    from urllib.parse import urlencode, urlsplit
-
-    base = urlsplit(spec["base"])
+def wrk_script(spec: dict) -> str:
+    """The Lua script for the target being measured: its request, and the body every answer must match."""
     if spec["target"] == "docket":
-        payload = json.dumps(spec["body"]).encode()
-        raw = (f"POST /api/v1/gate/check HTTP/1.1\r\nHost: {base.netloc}\r\n"
-               f"Authorization: Bearer {spec['key']}\r\nContent-Type: application/json\r\n"
-               f"Content-Length: {len(payload)}\r\nAccept: application/json\r\n\r\n").encode() + payload
-
-        def ok(status: int, body: bytes) -> bool:
-            return status == 200 and json.loads(body).get("decision") == "allow"
+        method, body, expect = "POST", json.dumps(spec["body"]), '"decision":%s*"allow"'
+        headers = {"Content-Type": "application/json", "Accept": "application/json",
+                   "Authorization": f"Bearer {spec['key']}"}
     else:
-        query = urlencode({"name": MLFLOW_MODEL, "alias": MLFLOW_ALIAS})
-        raw = (f"GET /api/2.0/mlflow/registered-models/alias?{query} HTTP/1.1\r\nHost: {base.netloc}\r\n"
-               "Accept: application/json\r\n\r\n").encode()
-
-        def ok(status: int, body: bytes) -> bool:
-            return status == 200 and json.loads(body)["model_version"]["version"] == "1"
-    return base.hostname, base.port, raw, ok
+        method, body, expect = "GET", "", '"version":%s*"1"'
+        headers = {"Accept": "application/json"}
+    lua_headers = ", ".join(f"[{lua_string(name)}] = {lua_string(value)}" for name, value in headers.items())
+    return (f"METHOD = {lua_string(method)}\nBODY = {lua_string(body) if body else 'nil'}\n"
+            f"HEADERS = {{{lua_headers}}}\nEXPECT = {lua_string(expect)}\n" + WRK_SCRIPT)
 
 
-async def _drive(spec: dict) -> dict:
-    concurrency, warmup, duration = spec["concurrency"], spec["warmup"], spec["duration"]
-    host, port, raw, ok = _prepared_request(spec)
-    latencies: list[float] = []
-    errors: list[str] = []
-    answered = [0]
-    started_at = time.monotonic()
-    measure_from = started_at + warmup
-    stop_at = measure_from + duration
+def target_url(spec: dict) -> str:
+    if spec["target"] == "docket":
+        return spec["base"] + "/api/v1/gate/check"
+    return spec["base"] + "/api/2.0/mlflow/registered-models/alias?" + urlencode(
+        {"name": MLFLOW_MODEL, "alias": MLFLOW_ALIAS})
 
-    async def client() -> None:
-        connection = _Connection(host, port)
-        try:
-            while True:
-                begun = time.monotonic()
-                if begun >= stop_at:
-                    return
-                try:
-                    status, body = await asyncio.wait_for(connection.request(raw), timeout=60.0)
-                    good = ok(status, body)
-                    problem = None if good else f"HTTP {status}: {body[:200]!r}"
-                except Exception as error:  # noqa: BLE001 - a transport error counts as an error, not a crash
-                    connection.close()
-                    problem = f"{type(error).__name__}: {error}"
-                ended = time.monotonic()
-                answered[0] += 1
-                if measure_from <= begun and ended <= stop_at:
-                    latencies.append((ended - begun) * 1000)
-                    if problem:
-                        errors.append(problem)
-                elif begun < measure_from and problem and not errors:
-                    errors.append(f"(warm-up) {problem}")
-        finally:
-            connection.close()
 
-    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-    await asyncio.gather(*(client() for _ in range(concurrency)))
-    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-    client_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
-    # Throughput counts requests that started and ended inside the measuring window, over the window.
-    return {
-        "n": len(latencies),
-        "errors": len([e for e in errors if not e.startswith("(warm-up)")]),
-        "warmup_error": next((e for e in errors if e.startswith("(warm-up)")), None),
-        "first_error": next((e for e in errors if not e.startswith("(warm-up)")), None),
-        "p50": statistics.median(latencies) if latencies else float("nan"),
-        "p99": percentile(latencies, 99) if latencies else float("nan"),
-        "throughput": len(latencies) / duration,
-        "client_cpu_share": client_cpu / (warmup + duration),
-        "answered": answered[0],
-    }
+def run_wrk(wrk: str, script: Path, spec: dict, seconds: float) -> dict:
+    completed = subprocess.run(
+        [wrk, "--threads", "1", "--connections", str(spec["concurrency"]), "--duration", f"{seconds:g}s",
+         # No request may be dropped as a timeout: a slow answer's latency belongs in the percentiles.
+         "--timeout", "120s", "--script", str(script), target_url(spec)],
+        capture_output=True, text=True, check=False,
+    )
+    lines = completed.stdout.strip().splitlines()
+    if completed.returncode != 0 or not lines or not lines[-1].startswith("{"):
+        raise SystemExit(f"wrk failed (exit {completed.returncode}):\n{completed.stdout[-2000:]}"
+                         f"{completed.stderr[-2000:]}")
+    return json.loads(lines[-1])
 
 
 def host_speed_probe() -> float:
@@ -466,19 +427,54 @@ def host_speed_probe() -> float:
     return (time.process_time() - started) * 1000
 
 
-def run_client(spec: dict, *, server: int, postgres: int) -> dict:
-    """Runs the load in a separate process (this script with --client) and returns its figures, with
-    the CPU the server's process tree and PostgreSQL used per answered request (warm-up included)."""
+def run_client(wrk: str, spec: dict, *, server: int, postgres: int, work: Path) -> dict:
+    """Drives the server with wrk: `warmup` seconds whose figures are dropped, then `duration` seconds
+    measured. Returns the measured run's latency, throughput and bad answers, with the CPU that the
+    server's process tree, PostgreSQL and wrk itself used per answered request in that run."""
+    script = work / f"wrk-{spec['target']}.lua"
+    script.write_text(wrk_script(spec))
+    warmup = run_wrk(wrk, script, spec, spec["warmup"]) if spec["warmup"] > 0 else None
     server_before, postgres_before = tree_cpu_seconds(server), tree_cpu_seconds(postgres)
-    completed = subprocess.run([sys.executable, __file__, "--client", json.dumps(spec)], capture_output=True,
-                               text=True, check=False)
-    if completed.returncode != 0:
-        raise SystemExit(f"the load client failed:\n{completed.stderr[-3000:]}")
-    figures = json.loads(completed.stdout.strip().splitlines()[-1])
-    answered = max(1, figures["answered"])
-    figures["server_cpu_ms"] = (tree_cpu_seconds(server) - server_before) / answered * 1000
-    figures["postgres_cpu_ms"] = (tree_cpu_seconds(postgres) - postgres_before) / answered * 1000
+    client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    measured = run_wrk(wrk, script, spec, spec["duration"])
+    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    answered = max(1, measured["requests"])
+    seconds = measured["duration_us"] / 1e6
+    client_cpu = (client_after.ru_utime - client_before.ru_utime) + (client_after.ru_stime - client_before.ru_stime)
+    errors = measured["bad"] + measured["transport_errors"]
+    figures = {
+        "n": measured["requests"],
+        "errors": errors,
+        "first_error": measured["first_bad"] or (f"{measured['transport_errors']} connection errors or timeouts"
+                                                 if measured["transport_errors"] else None),
+        "warmup_error": (f"(warm-up) {warmup['first_bad'] or 'connection errors or timeouts'}"
+                         if warmup and (warmup["bad"] or warmup["transport_errors"]) else None),
+        "p50": measured["p50_us"] / 1000,
+        "p99": measured["p99_us"] / 1000,
+        "throughput": measured["requests"] / seconds,
+        "client_cpu_share": client_cpu / seconds,
+        "client_cpu_ms": client_cpu / answered * 1000,
+        "answered": measured["requests"],
+        "server_cpu_ms": (tree_cpu_seconds(server) - server_before) / answered * 1000,
+        "postgres_cpu_ms": (tree_cpu_seconds(postgres) - postgres_before) / answered * 1000,
+    }
+    wait_until_idle(server)
     return figures
+
+
+def wait_until_idle(server: int, *, timeout: float = 10.0) -> None:
+    """Waits until the server has answered what wrk left queued when it stopped (the connections in
+    the listen backlog are still read and answered). The caller pauses this server next: paused in the
+    middle of a decision, a worker would hold the audit sequencer lock and the others' statements
+    would time out."""
+    deadline = time.monotonic() + timeout
+    previous = tree_cpu_seconds(server)
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        current = tree_cpu_seconds(server)
+        if current == previous:
+            return
+        previous = current
 
 
 # --- profiling ----------------------------------------------------------------------------------------
@@ -573,13 +569,7 @@ def main() -> None:
     parser.add_argument("--profile-requests", type=int, default=300)
     parser.add_argument("--profile-only", action="store_true",
                         help="seed and profile in-process only: no servers, no MLflow (for quick iterations)")
-    parser.add_argument("--client", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.client:
-        import uvloop
-
-        print(json.dumps(uvloop.run(_drive(json.loads(args.client)))))
-        return
     if "DATABASE_URL" not in os.environ:
         raise SystemExit("run under scripts/with-postgres.sh, which provides DATABASE_URL")
     levels = [int(level) for level in args.levels.split(",")]
@@ -590,6 +580,7 @@ def main() -> None:
         os.environ["DOCKET_GATE_KEY_NAME"] = "docket.bench/gate"
         profile_in_process(docket_seed(), args.profile_requests)
         return
+    wrk = ensure_wrk()
     mlflow_bin = None if args.skip_mlflow else ensure_mlflow_venv(args.mlflow_venv)
     processes: list[subprocess.Popen] = []
     try:
@@ -619,7 +610,7 @@ def main() -> None:
               f"synchronous_commit={pg['synchronous_commit']}, full_page_writes={pg['full_page_writes']}: "
               "scripts/with-postgres.sh's throwaway cluster, NOT durable; commits cost less than on a "
               "production server). Both sides use this same server.")
-        print(f"{os.cpu_count()} CPUs shared by PostgreSQL, both servers and the load client.")
+        print(f"{os.cpu_count()} CPUs shared by PostgreSQL, both servers and the load generator (wrk).")
         print(f"Docket: gunicorn {args.worker_class} --workers {args.workers} --threads {args.threads}, "
               f"CONN_MAX_AGE={args.conn_max_age}. MLflow: mlflow server --workers {args.workers} "
               "(uvicorn), PostgreSQL backend store (database `mlflow`).")
@@ -641,7 +632,7 @@ def main() -> None:
                     signal_tree(pid, signal.SIGSTOP)
                 try:
                     probe = host_speed_probe()  # the servers idle meanwhile: nothing else competes
-                    figures = run_client(spec, server=server, postgres=postgres)
+                    figures = run_client(wrk, spec, server=server, postgres=postgres, work=work)
                 finally:
                     for pid in idle:
                         signal_tree(pid, signal.SIGCONT)
@@ -651,8 +642,8 @@ def main() -> None:
                       f"{figures['throughput']:.0f} req/s, "
                       f"p99 {figures['p99']:.1f} ms, {figures['n']} ok-window requests, "
                       f"{figures['errors']} errors; CPU per request: server {figures['server_cpu_ms']:.1f} ms, "
-                      f"PostgreSQL {figures['postgres_cpu_ms']:.1f} ms; client CPU {figures['client_cpu_share']:.0%} "
-                      "of a core"
+                      f"PostgreSQL {figures['postgres_cpu_ms']:.1f} ms, wrk {figures['client_cpu_ms']:.2f} ms "
+                      f"({figures['client_cpu_share']:.0%} of a core)"
                       + (f"; first error: {figures['first_error']}" if figures["first_error"] else "")
                       + (f"; {figures['warmup_error']}" if figures["warmup_error"] else ""), flush=True)
 
