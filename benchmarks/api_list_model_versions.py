@@ -38,7 +38,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -51,6 +50,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.harness import ensure_mlflow_venv, free_port, insert_model_versions, percentile, wait_until_up  # noqa: E402 - after the path is set
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
 USE_CASES, MODELS_PER_USE_CASE = 10, 10
@@ -61,33 +62,6 @@ TARGET_P95_MS = 100.0
 
 
 # --- servers ----------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, *, timeout: float = 120.0, headers: dict | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, headers=headers, timeout=2.0).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} did not come up within {timeout:.0f} s")
-
-
-def ensure_mlflow_venv(venv: Path) -> Path:
-    mlflow = venv / "bin" / "mlflow"
-    if not mlflow.exists():
-        print(f"creating {venv} and installing mlflow into it (once)", flush=True)
-        subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "mlflow>=2.14"], check=True)
-    return mlflow
 
 
 # --- Docket: data -----------------------------------------------------------------------------------
@@ -135,26 +109,8 @@ def docket_fill(versions: int) -> dict:
     model_ids = [model.pk for model in models]
     with connection.cursor() as cursor:
         # Version g belongs to model g mod 100 and is its (g div 100)+1-th; one every five minutes.
-        cursor.execute(
-            f"""
-            INSERT INTO {ModelVersion._meta.db_table} (
-                model_id, number, artifact, artifact_sha256, artifact_size, artifact_format,
-                artifact_original_name, framework, framework_version, library_versions,
-                training_code_repository, training_code_commit, hyperparameters, features, intended_use,
-                out_of_scope_uses, limitations, parent_id, registered_by_id, registered_at)
-            SELECT (%(model_ids)s::bigint[])[1 + g %% %(models)s], 1 + g / %(models)s,
-                   'artifacts/' || encode(sha256(('artifact-' || g)::bytea), 'hex') || '/model.skops',
-                   encode(sha256(('artifact-' || g)::bytea), 'hex'), 20000 + g %% 5000, 'skops', 'model.skops',
-                   'scikit-learn', '1.5.2', '{{"numpy": "2.1.0", "scikit-learn": "1.5.2"}}'::jsonb,
-                   'https://git.example/credit/scoring', substr(md5(g::text), 1, 40),
-                   jsonb_build_object('C', 1.0, 'max_iter', 100 + g %% 7), '["age", "income", "tenure"]'::jsonb,
-                   'Scores credit applications.', '', '', NULL, %(admin)s,
-                   %(start)s::timestamptz + g * interval '5 minutes'
-            FROM generate_series(0, %(versions)s - 1) AS g
-            """,
-            {"model_ids": model_ids, "models": len(model_ids), "admin": admin.pk, "start": START,
-             "versions": versions},
-        )
+        insert_model_versions(cursor, model_ids=model_ids, versions=versions, registered_by=admin.pk,
+                              start=START, every=STEP)
         cursor.execute(
             f"""INSERT INTO {ModelVersionDataset._meta.db_table} (model_version_id, dataset_version_id, role)
                 SELECT id, %s, 'train' FROM {ModelVersion._meta.db_table}""",
@@ -228,11 +184,6 @@ def mlflow_server(mlflow: Path, port: int, db_path: Path, artifacts: Path) -> su
 
 
 # --- measuring --------------------------------------------------------------------------------------
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def measure(client: httpx.Client, url: str, params: dict | None, *, requests: int, check) -> dict:

@@ -49,7 +49,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -59,6 +58,8 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.harness import ensure_mlflow_venv, free_port, wait_until_up  # noqa: E402 - after the path is set
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
 MODEL_REFERENCE = "credit-scoring/default-lr"
@@ -85,37 +86,6 @@ def docket_application():
 
 
 # --- servers ----------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, *, timeout: float = 180.0, headers: dict | None = None) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, headers=headers, timeout=2.0).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{url} did not come up within {timeout:.0f} s")
-
-
-def ensure_mlflow_venv(venv: Path) -> Path:
-    python = venv / "bin" / "python"
-    if not (venv / "bin" / "mlflow").exists():
-        print(f"creating {venv} and installing mlflow into it (once)", flush=True)
-        subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "mlflow", "psycopg2-binary"], check=True)
-    elif subprocess.run([str(python), "-c", "import psycopg2"], capture_output=True, check=False).returncode != 0:
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "psycopg2-binary"], check=True)
-    return venv / "bin" / "mlflow"
 
 
 def docket_server(port: int, env: dict, *, workers: int, threads: int, worker_class: str) -> subprocess.Popen:
@@ -581,7 +551,7 @@ def main() -> None:
         profile_in_process(docket_seed(), args.profile_requests)
         return
     wrk = ensure_wrk()
-    mlflow_bin = None if args.skip_mlflow else ensure_mlflow_venv(args.mlflow_venv)
+    mlflow_bin = None if args.skip_mlflow else ensure_mlflow_venv(args.mlflow_venv, postgresql=True)
     processes: list[subprocess.Popen] = []
     try:
         os.environ["DOCKET_GATE_SIGNING_KEY_FILE"] = str(work / "keys" / "gate-attestation.key")

@@ -39,6 +39,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.harness import percentile  # noqa: E402 - after the path is set
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
 START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
@@ -197,11 +199,6 @@ def timed(function, cases) -> tuple[list[float], list[int]]:
         sizes.append(function(*case))
         times.append((time.perf_counter() - began) * 1000)
     return times, sizes
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:

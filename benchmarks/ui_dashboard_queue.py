@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness import insert_model_versions, percentile  # noqa: E402 - after the path is set
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.settings")
 # Keep the database connection between requests, as production does (the test settings close it).
 os.environ.setdefault("DATABASE_CONN_MAX_AGE", "60")
@@ -102,24 +104,8 @@ def seed() -> dict:
     versions = len(model_ids) * VERSIONS_PER_MODEL
     start = now - dt.timedelta(days=400)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {ModelVersion._meta.db_table} (
-                model_id, number, artifact, artifact_sha256, artifact_size, artifact_format,
-                artifact_original_name, framework, framework_version, library_versions,
-                training_code_repository, training_code_commit, hyperparameters, features, intended_use,
-                out_of_scope_uses, limitations, parent_id, registered_by_id, registered_at)
-            SELECT (%(model_ids)s::bigint[])[1 + g %% %(models)s], 1 + g / %(models)s,
-                   'artifacts/' || encode(sha256(('artifact-' || g)::bytea), 'hex') || '/model.skops',
-                   encode(sha256(('artifact-' || g)::bytea), 'hex'), 20000 + g %% 5000, 'skops', 'model.skops',
-                   'scikit-learn', '1.5.2', '{{"numpy": "2.1.0"}}'::jsonb, 'https://git.example/credit',
-                   substr(md5(g::text), 1, 40), '{{}}'::jsonb, '["age", "income"]'::jsonb, 'Benchmark.', '', '',
-                   NULL, %(submitter)s, %(start)s::timestamptz + g * interval '50 minutes'
-            FROM generate_series(0, %(versions)s - 1) AS g
-            """,
-            {"model_ids": model_ids, "models": len(model_ids), "versions": versions, "submitter": submitter.pk,
-             "start": start},
-        )
+        insert_model_versions(cursor, model_ids=model_ids, versions=versions, registered_by=submitter.pk,
+                              start=start, every=dt.timedelta(minutes=50))
 
     policy = reviews.selectors.policy_for(risk_class="high", model_risk_tier="1")
     snapshot = policy.snapshot()
@@ -208,11 +194,6 @@ def fill_audit_log(count: int, *, cases: list[int], versions: list[int]) -> None
                             subject.label, json.dumps(data), None, 1, encoded, leaf_hash(encoded)))
 
 
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def measure(client, url: str, requests: int) -> list[float]:
     for _ in range(10):
         assert client.get(url).status_code == 200, url
@@ -255,7 +236,7 @@ def main() -> None:
         client = Client()
         client.force_login(seeded[who])
         samples = measure(client, url, args.requests)
-        p95 = percentile(samples, 0.95)
+        p95 = percentile(samples, 95)
         worst = max(worst, p95)
         verdict = "ok" if p95 <= TARGET_P95_MS else "MISSED"
         print(f"{who:<10} {name:<28} {statistics.median(samples):8.1f} {p95:8.1f} {max(samples):8.1f}   "
