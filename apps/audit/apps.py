@@ -14,5 +14,7 @@ class AuditConfig(AppConfig):
     label = "audit"
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the audit log's system checks)
+
         # Statements that read the log first sequence the entries their transaction queued (record()).
         connection_created.connect(_install_log_reading_wrapper, dispatch_uid="docket-audit-log-reading")

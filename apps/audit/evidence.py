@@ -27,11 +27,14 @@ from .verifier import (
     MANIFEST,
     PACK_FORMAT,
     README,
+    WITNESS_KEYS,
+    VerificationError,
     checkpoint_path,
     consistency_proof_path,
     format_consistency_proof,
     format_tlog_proof,
     inclusion_proof_path,
+    parse_witness_vkey,
 )
 
 _ARCHIVE_SUFFIXES = {".tar.gz": "w:gz", ".tgz": "w:gz", ".tar": "w"}
@@ -129,6 +132,13 @@ class PackWriter:
         """The log's verifier keys with validity windows: informational, the verifier never trusts them."""
         self.write_bytes(
             KEYS, (json.dumps({"keys": list(keys)}, indent=2, sort_keys=True) + "\n").encode("utf-8")
+        )
+
+    def add_witness_keys(self, keys: Sequence[dict]) -> None:
+        """The witness cosignature keys Docket trusts: informational, the verifier never trusts them."""
+        self.write_bytes(
+            WITNESS_KEYS,
+            (json.dumps({"witness_keys": list(keys)}, indent=2, sort_keys=True) + "\n").encode("utf-8"),
         )
 
     def finish(
@@ -264,6 +274,17 @@ The pack must then be consistent with it (same history, only appended to). If yo
 newer than this pack, ask Docket's audit API for a consistency proof from this pack's newest size and pass
 it with `--consistency-proof FILE`.
 
+If Docket sends its checkpoints to witnesses (C2SP tlog-witness), each checkpoint file carries the
+witnesses' cosignature lines after the log's own signature. To check that the newest checkpoint was
+seen by an independent witness, pin the witnesses' keys too (`<name>+<key id>+<base64 key>`, from the
+witness operators; `keys/witness-keys.json` lists the keys Docket trusts, for information only):
+
+    python docket_verify.py THIS-PACK.tar.gz --key '<log key>' --witness-key '<witness key>' [--min-witnesses N]
+
+Every cosignature by a pinned witness must then verify, and the newest checkpoint must carry
+cosignatures from at least N distinct pinned witnesses (default 1). Cosignatures by other keys are
+ignored.
+
 Exit status: 0 verified; 1 verification failed (the first failing entry index and the reason are
 printed); 2 the command could not run (bad arguments, unreadable files).
 
@@ -273,7 +294,9 @@ The verifier {how}; every checkpoint is signed by a key you pinned; the pack's c
 consistent with each other and with any checkpoint you kept. So every entry in the pack is exactly
 the entry the log holds at that index, byte for byte, in a history that was only ever appended to
 since the checkpoints you trust. An entry's `timestamp`, `actor`, `action`, `subject` and `data`
-are what Docket recorded when the action happened.
+are what Docket recorded when the action happened. With `--witness-key`, each witness named in the
+output also stated, at the time shown, that the newest checkpoint was the largest tree of this log it
+had seen, consistent with every checkpoint of it that it saw before.
 
 ## What it does not prove
 
@@ -282,8 +305,9 @@ are what Docket recorded when the action happened.
 - That a subject pack is complete: it holds the entries Docket selected for that subject; a full or
   range pack is needed to see that nothing is left out (a range pack is gap-free by construction).
 - That the signing key was not misused: someone holding the private key could sign a different
-  history. Keep checkpoints (or use a witness) and compare them over time — a forked history can
-  never be consistent with a checkpoint you kept.
+  history. Keep checkpoints and compare them over time — a forked history can never be consistent
+  with a checkpoint you kept — or require witness cosignatures (`--witness-key`): a witness cosigns
+  only checkpoints consistent with what it saw before.
 - The truth of what people entered into Docket.
 
 ## Files
@@ -292,10 +316,12 @@ are what Docket recorded when the action happened.
 - `entries.jsonl` — each entry's canonical bytes (format {ENTRY_FORMAT}, see Docket's docs/audit-log.md),
   one per line, in index order; its RFC 6962 leaf hash is SHA-256(0x00 || line without the newline).
 - `leaf-hashes.bin` — (full packs) the 32-byte leaf hash of each entry, in order.
-- `checkpoints/<tree size>.checkpoint` — signed checkpoints (c2sp.org/tlog-checkpoint, c2sp.org/signed-note).
+- `checkpoints/<tree size>.checkpoint` — signed checkpoints (c2sp.org/tlog-checkpoint, c2sp.org/signed-note),
+  followed by any witness cosignature lines Docket holds for them (c2sp.org/tlog-cosignature).
 - `proofs/<index>.tlog-proof` — (range and subject packs) inclusion proofs (c2sp.org/tlog-proof).
 - `consistency/<old>-<new>.proof` — consistency proofs between the pack's checkpoints (RFC 9162 §2.1.4).
 - `keys/verifier-keys.json` — the log's verifier keys and when each was in use (informational).
+- `keys/witness-keys.json` — the witness cosignature keys Docket trusts (informational).
 """
 
 
@@ -330,6 +356,10 @@ def export_pack(
     not (that is the only change this makes). A whole-log pack lets the verifier recompute the tree and
     every checkpoint's root; range and subject packs carry a C2SP tlog-proof per entry and consistency
     proofs between their checkpoints. Entries are streamed, so memory stays flat for large logs.
+
+    Each checkpoint file is the signed note with the witness cosignature lines stored for it appended
+    (`services.checkpoint_note_with_cosignatures`); `keys/witness-keys.json` lists the configured
+    witness keys for information.
     """
     from django.utils import timezone
 
@@ -411,9 +441,12 @@ def export_pack(
                     if covering is not None:
                         checkpoint_sizes.add(covering.tree_size)
         for checkpoint in (
-            Checkpoint.objects.filter(tree_size__in=sorted(checkpoint_sizes)).order_by("tree_size").iterator()
+            Checkpoint.objects.filter(tree_size__in=sorted(checkpoint_sizes))
+            .prefetch_related("cosignatures")
+            .order_by("tree_size")
+            .iterator(chunk_size=500)
         ):
-            writer.add_checkpoint(checkpoint.tree_size, checkpoint.note)
+            writer.add_checkpoint(checkpoint.tree_size, services.checkpoint_note_with_cosignatures(checkpoint))
 
         if kind != "full":
             ordered = sorted(checkpoint_sizes)
@@ -439,6 +472,7 @@ def export_pack(
                 for key in selectors.signing_keys()
             ]
         )
+        writer.add_witness_keys(_configured_witness_keys())
         writer.finish(
             kind=kind,
             origin=latest.note.split("\n", 1)[0],
@@ -457,6 +491,22 @@ def export_pack(
         checkpoint_count=len(checkpoint_sizes),
         size_bytes=_size_of(path),
     )
+
+
+def _configured_witness_keys() -> list[dict]:
+    """DOCKET_AUDIT_WITNESS_KEYS for the pack's information file; a key that does not parse is listed
+    with the reason (the system check `audit.E002` reports it too) rather than refusing the export."""
+    from django.conf import settings
+
+    keys = []
+    for text in settings.DOCKET_AUDIT_WITNESS_KEYS:
+        try:
+            key = parse_witness_vkey(text)
+        except VerificationError as exc:
+            keys.append({"vkey": text, "error": f"does not parse: {exc}"})
+        else:
+            keys.append({"vkey": key.vkey(), "name": key.name, "key_id": key.key_id.hex()})
+    return keys
 
 
 def _size_of(path: Path) -> int:

@@ -7,6 +7,10 @@ and, whenever the pass reaches the size of a checkpoint, that the checkpoint's s
 the key valid when it was signed, that its note states the recomputed root, and that it is consistent
 with the previous checkpoint. Checkpoints an auditor kept outside the database can be checked too.
 The first problem stops the pass; VerificationError.index names the first entry it concerns.
+
+After the entries, every stored witness cosignature is verified again (c2sp.org/tlog-cosignature)
+against the configured witness keys and the checkpoint it belongs to. A failure there names the
+checkpoint's tree size, not an entry: the entries verified.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -22,18 +26,21 @@ from django.db.models import F
 
 from . import proofs
 from .encoding import FORMAT_VERSION, EncodingError, canonical_json, format_timestamp
-from .models import AuditEntry, Checkpoint, SigningKey, TreeNode
+from .models import AuditEntry, Checkpoint, Cosignature, SigningKey, TreeNode
 from .verifier import (
     EMPTY_TREE_ROOT,
     TreeBuilder,
+    UnknownCosignerError,
     VerificationError,
     VerifierKey,
     hash_children,
     hash_leaf,
+    note_text,
     open_note,
     parse_checkpoint,
     parse_vkey,
     verify_consistency,
+    verify_cosignature,
 )
 
 _ENTRY_COLUMNS = (
@@ -49,6 +56,8 @@ class VerifyReport:
     latest_checkpoint_size: int | None
     root_hash: bytes
     tree_nodes: int
+    cosignatures_verified: int = 0
+    cosignatures_unchecked: int = 0  # by witnesses whose key is not configured
 
 
 def _check_entry(row: dict, expected_index: int) -> bytes:
@@ -124,6 +133,7 @@ def verify_log(
     *,
     trusted_checkpoints: Sequence[str] = (),
     trusted_keys: Sequence[VerifierKey] | None = None,
+    witness_keys: Sequence[VerifierKey] = (),
     progress: Callable[[int], None] | None = None,
 ) -> VerifyReport:
     """Verifies the whole log; raises VerificationError at the first problem, else returns a summary.
@@ -132,6 +142,9 @@ def verify_log(
     `trusted_keys` (default: the keys in the database) and describe a prefix of this log. When
     `trusted_keys` are given, every checkpoint in the database must also verify with one of them, which
     catches a signing key planted in the database.
+
+    `witness_keys` (normally `signing.load_witness_keys()`) verify every stored cosignature; those by a
+    witness without a configured key are counted as unchecked.
     """
     outermost = not connection.in_atomic_block
     with transaction.atomic():
@@ -139,7 +152,9 @@ def verify_log(
             # One snapshot for the whole pass, so concurrent appends and checkpoints cannot skew it.
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        return _verify_log(trusted_checkpoints, trusted_keys, progress)
+        report = _verify_log(trusted_checkpoints, trusted_keys, progress)
+        verified, unchecked = _verify_cosignatures(witness_keys)
+    return replace(report, cosignatures_verified=verified, cosignatures_unchecked=unchecked)
 
 
 def _verify_log(trusted_checkpoints, trusted_keys, progress) -> VerifyReport:
@@ -148,6 +163,40 @@ def _verify_log(trusted_checkpoints, trusted_keys, progress) -> VerifyReport:
     nodes = _stored_nodes()
     with closing(rows), closing(nodes):
         return _verify_streams(rows, nodes, trusted_checkpoints, trusted_keys, progress)
+
+
+def _verify_cosignatures(witness_keys: Sequence[VerifierKey]) -> tuple[int, int]:
+    """Verifies every stored cosignature over its checkpoint's note text; returns (verified, unchecked).
+
+    Docket stores only cosignatures that verified against a configured witness key, so a stored line
+    that is malformed, names another witness than its row, or fails to verify is a finding. A line by
+    a witness whose key is no longer configured cannot be checked and is counted instead.
+    """
+    verified = unchecked = 0
+    rows = (
+        Cosignature.objects.select_related("checkpoint").order_by("checkpoint__tree_size", "id").iterator(chunk_size=500)
+    )
+    with closing(rows):
+        for row in rows:
+            if _stored_cosignature_verifies(row, witness_keys):
+                verified += 1
+            else:
+                unchecked += 1
+    return verified, unchecked
+
+
+def _stored_cosignature_verifies(row: Cosignature, witness_keys: Sequence[VerifierKey]) -> bool:
+    """True when the row's cosignature verifies, False when its witness has no configured key."""
+    where = f"checkpoint of {row.checkpoint.tree_size} entries: the cosignature stored from {row.witness_url}"
+    try:
+        cosignature = verify_cosignature(row.signature_line, note_text(row.checkpoint.note), witness_keys)
+    except UnknownCosignerError:
+        return False
+    except VerificationError as exc:
+        raise VerificationError(f"{where} does not verify: {exc.reason}") from None
+    if cosignature.witness.name != row.key_name:
+        raise VerificationError(f"{where} is signed by {cosignature.witness.name}, but its row says {row.key_name}")
+    return True
 
 
 def _verify_streams(rows, nodes, trusted_checkpoints, trusted_keys, progress) -> VerifyReport:

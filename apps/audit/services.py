@@ -33,13 +33,18 @@ from .encoding import (
 )
 from .models import AuditEntry, Checkpoint, Cosignature, SigningKey, TreeNode
 from .verifier import (
+    SIGNATURE_LINE_PREFIX,
+    UnknownCosignerError,
     VerificationError,
+    VerifiedCosignature,
     format_checkpoint,
     hash_children,
     hash_leaf,
+    note_text,
     open_note,
     parse_vkey,
     verify_consistency,
+    verify_cosignature,
 )
 
 logger = logging.getLogger(__name__)
@@ -553,7 +558,10 @@ def _queue_witness_task(tree_size: int, url: str) -> None:
 
 
 class WitnessError(Exception):
-    """A witness refused or failed to cosign a checkpoint."""
+    """A witness refused or failed to cosign a checkpoint, or answered cosignatures that do not verify."""
+
+
+_MAX_WITNESS_ANSWER_BYTES = 64 * 1024  # a few signature lines; anything much longer is not an answer
 
 
 def _post_add_checkpoint(url: str, body: str, timeout: float) -> tuple[int, str]:
@@ -563,20 +571,88 @@ def _post_add_checkpoint(url: str, body: str, timeout: float) -> tuple[int, str]
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read().decode("utf-8")
+            status, payload = response.status, response.read(_MAX_WITNESS_ANSWER_BYTES + 1)
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode("utf-8", "replace")
+        return exc.code, exc.read(_MAX_WITNESS_ANSWER_BYTES).decode("utf-8", "replace")
+    if len(payload) > _MAX_WITNESS_ANSWER_BYTES:
+        raise WitnessError(f"{url} answered more than {_MAX_WITNESS_ANSWER_BYTES} bytes; that is not a cosignature.")
+    try:
+        return status, payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WitnessError(f"{url} answered something that is not UTF-8 text.") from exc
+
+
+def _trusted_witness_keys():
+    try:
+        keys = signing.load_witness_keys()
+    except signing.SigningKeyError as exc:
+        raise WitnessError(str(exc)) from exc
+    if not keys:
+        raise WitnessError(
+            "DOCKET_AUDIT_WITNESS_KEYS names no witness key, so no cosignature could be verified; "
+            "Docket stores only cosignatures that verify."
+        )
+    return keys
+
+
+def _verify_witness_answer(*, answer: str, checkpoint: Checkpoint, witness_url: str,
+                           witness_keys) -> list[tuple[str, VerifiedCosignature]]:
+    """The cosignature lines of a witness's 200 answer that verify against a trusted witness key.
+
+    Lines from keys Docket does not trust are left out (c2sp.org/tlog-witness: clients MUST ignore
+    them). A malformed line, or a line from a trusted key that does not verify, fails the whole
+    answer, as does an answer without any cosignature from a trusted key.
+    """
+    lines = [line for line in answer.split("\n") if line]
+    if not lines or not all(line.startswith(SIGNATURE_LINE_PREFIX) for line in lines):
+        raise WitnessError(f"{witness_url} answered with something other than note signature lines.")
+    text = note_text(checkpoint.note)
+    verified, ignored = [], []
+    for line in lines:
+        try:
+            verified.append((line, verify_cosignature(line, text, witness_keys)))
+        except UnknownCosignerError as exc:
+            ignored.append(exc.reason)
+        except VerificationError as exc:
+            raise WitnessError(
+                f"{witness_url} answered a cosignature of the checkpoint of {checkpoint.tree_size} entries that "
+                f"does not verify ({exc.reason}); nothing was stored."
+            ) from exc
+    for reason in ignored:
+        logger.info("Ignoring a line from %s: %s.", witness_url, reason)
+    if not verified:
+        raise WitnessError(
+            f"{witness_url} answered no cosignature from a witness key in DOCKET_AUDIT_WITNESS_KEYS "
+            f"({'; '.join(ignored)}); nothing was stored."
+        )
+    return verified
+
+
+def _stored_cosigner(line: str) -> tuple[str, bytes] | None:
+    """(key name, key ID) of a stored cosignature line, or None when it cannot be read."""
+    name, _, encoded = line[len(SIGNATURE_LINE_PREFIX):].partition(" ")
+    try:
+        return name, base64.b64decode(encoded, validate=True)[:4]
+    except ValueError:
+        return None
 
 
 def checkpoint_witness(*, tree_size: int, witness_url: str, timeout: float = 10.0) -> list[Cosignature]:
     """Submits the checkpoint of `tree_size` entries to a tlog-witness and stores its cosignatures.
 
     The old size is the largest checkpoint this witness cosigned before (0 if none); when the witness
-    answers 409 with its own size, the request is repeated once from that size. Safe to run twice.
+    answers 409 with its own size, the request is repeated once from that size.
+
+    Only cosignatures that verify (c2sp.org/tlog-cosignature, cosignature/v1) against a witness key in
+    `DOCKET_AUDIT_WITNESS_KEYS` are stored; lines from other keys are ignored. If a line is malformed
+    or a trusted witness's line does not verify, or no line comes from a trusted key, WitnessError is
+    raised and nothing is stored. A witness key that already cosigned this checkpoint is not stored
+    again, so running this twice stores each witness's cosignature once.
     """
     checkpoint = Checkpoint.objects.filter(tree_size=tree_size).first()
     if checkpoint is None:
         raise ValidationFailed(f"There is no checkpoint of {tree_size} entries.")
+    witness_keys = _trusted_witness_keys()
     old_size = (
         Cosignature.objects.filter(witness_url=witness_url, checkpoint__tree_size__lte=tree_size)
         .order_by("-checkpoint__tree_size").values_list("checkpoint__tree_size", flat=True).first()
@@ -593,20 +669,27 @@ def checkpoint_witness(*, tree_size: int, witness_url: str, timeout: float = 10.
         break
     if status != 200:
         raise WitnessError(f"{witness_url} refused the checkpoint of {tree_size} entries: HTTP {status} {text.strip()[:200]}")
-    lines = [line for line in text.split("\n") if line]
-    if not lines or not all(line.startswith("\u2014 ") for line in lines):
-        raise WitnessError(f"{witness_url} answered with something other than note signature lines.")
+    verified = _verify_witness_answer(answer=text, checkpoint=checkpoint, witness_url=witness_url,
+                                      witness_keys=witness_keys)
     stored = []
     with transaction.atomic():
-        for line in lines:
-            if Cosignature.objects.filter(checkpoint=checkpoint, signature_line=line).exists():
+        # One writer per checkpoint at a time, so two runs cannot both store the same witness's cosignature.
+        list(Checkpoint.objects.select_for_update().filter(tree_size=tree_size).values_list("tree_size"))
+        cosigned = {
+            _stored_cosigner(line)
+            for line in Cosignature.objects.filter(checkpoint=checkpoint).values_list("signature_line", flat=True)
+        }
+        for line, cosignature in verified:
+            witness = cosignature.witness
+            if (witness.name, witness.key_id) in cosigned:
                 continue
-            cosignature = Cosignature(
-                checkpoint=checkpoint, witness_url=witness_url, key_name=line[2:].split(" ", 1)[0],
+            cosigned.add((witness.name, witness.key_id))
+            row = Cosignature(
+                checkpoint=checkpoint, witness_url=witness_url, key_name=witness.name,
                 signature_line=line, created_at=timezone.now(),
             )
-            cosignature.save()
-            stored.append(cosignature)
+            row.save()
+            stored.append(row)
     return stored
 
 

@@ -4,6 +4,9 @@ The private key is read from `settings.DOCKET_AUDIT_SIGNING_KEY` (the key text i
 file named by `settings.DOCKET_AUDIT_SIGNING_KEY_FILE`, in the signer-key format of Go's
 golang.org/x/mod/sumdb/note: `PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 || 32-byte seed)>`.
 It is never written to the database; only its public half is (models.SigningKey).
+
+The witnesses whose cosignatures Docket accepts are configured here too: their public verifier keys
+in `settings.DOCKET_AUDIT_WITNESS_KEYS` (`load_witness_keys`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 
-from .verifier import ED25519_SIGNATURE_TYPE, SIGNATURE_LINE_PREFIX, VerifierKey, format_vkey, key_id
+from .verifier import (
+    ED25519_SIGNATURE_TYPE,
+    SIGNATURE_LINE_PREFIX,
+    VerificationError,
+    VerifierKey,
+    format_vkey,
+    key_id,
+    parse_witness_vkey,
+)
 
 SIGNER_KEY_PREFIX = "PRIVATE+KEY+"
 
@@ -134,3 +145,15 @@ def load_signer() -> Signer:
         except SigningKeyError:
             pass  # another process created it first; read theirs
     return parse_signer_key(path.read_text(encoding="ascii"))
+
+
+def load_witness_keys() -> list[VerifierKey]:
+    """The witness cosignature keys Docket trusts: `settings.DOCKET_AUDIT_WITNESS_KEYS`, C2SP verifier
+    keys of type 0x04 (c2sp.org/tlog-cosignature). Raises SigningKeyError naming a key that does not parse."""
+    keys = []
+    for position, text in enumerate(settings.DOCKET_AUDIT_WITNESS_KEYS, start=1):
+        try:
+            keys.append(parse_witness_vkey(text))
+        except VerificationError as exc:
+            raise SigningKeyError(f"DOCKET_AUDIT_WITNESS_KEYS, key {position} ({text!r}): {exc}") from exc
+    return keys

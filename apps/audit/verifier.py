@@ -5,8 +5,8 @@ This module is deliberately self-contained: it imports only the Python standard 
 `cryptography`, so an auditor can copy this one file and run it without Docket or Django.
 
 References: RFC 9162 §2.1 (Merkle tree, inclusion and consistency proofs), c2sp.org/signed-note,
-c2sp.org/tlog-checkpoint, c2sp.org/tlog-proof. The evidence-pack layout is described in
-docs/evidence-pack.md.
+c2sp.org/tlog-checkpoint, c2sp.org/tlog-cosignature (witness cosignatures), c2sp.org/tlog-proof. The
+evidence-pack layout is described in docs/evidence-pack.md.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import datetime
 import hashlib
 import itertools
 import json
@@ -28,7 +29,15 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 HASH_SIZE = 32
-ED25519_SIGNATURE_TYPE = 0x01
+ED25519_SIGNATURE_TYPE = 0x01  # c2sp.org/signed-note: the log's own Ed25519 note signatures
+COSIGNATURE_V1_TYPE = 0x04  # c2sp.org/tlog-cosignature: timestamped Ed25519 witness cosignatures
+_KEY_KINDS = {
+    ED25519_SIGNATURE_TYPE: "an Ed25519 note-signing key (type 0x01)",
+    COSIGNATURE_V1_TYPE: "a cosignature/v1 witness key (type 0x04)",
+}
+COSIGNATURE_V1_HEADER = "cosignature/v1\n"
+COSIGNATURE_V1_SIZE = 4 + 8 + 64  # key ID, big-endian timestamp, Ed25519 signature
+MAX_COSIGNATURE_TIMESTAMP = 2**63 - 1
 EMPTY_TREE_ROOT = hashlib.sha256(b"").digest()
 SIGNATURE_LINE_PREFIX = "\u2014 "  # em dash (U+2014) and a space
 MAX_NOTE_SIGNATURES = 100
@@ -243,9 +252,12 @@ def verify_consistency(
 # --------------------------------------------------------------------------------------------------
 
 
-def key_id(name: str, public_key: bytes) -> bytes:
-    """C2SP Ed25519 key ID: the first 4 bytes of SHA-256(name || 0x0A || 0x01 || public key)."""
-    return _sha256(name.encode("utf-8") + b"\n" + bytes([ED25519_SIGNATURE_TYPE]) + public_key).digest()[:4]
+def key_id(name: str, public_key: bytes, signature_type: int = ED25519_SIGNATURE_TYPE) -> bytes:
+    """C2SP key ID: the first 4 bytes of SHA-256(name || 0x0A || signature type || public key).
+
+    The type is 0x01 for the log's Ed25519 note signatures and 0x04 for cosignature/v1 witness keys.
+    """
+    return _sha256(name.encode("utf-8") + b"\n" + bytes([signature_type]) + public_key).digest()[:4]
 
 
 def _check_key_name(name: str) -> None:
@@ -262,27 +274,36 @@ def _b64decode(text: str, what: str) -> bytes:
 
 @dataclass(frozen=True)
 class VerifierKey:
-    """An Ed25519 verifier key: who signs (name), its 4-byte key ID and the 32-byte public key."""
+    """An Ed25519 verifier key: who signs (name), its 4-byte key ID and the 32-byte public key.
+
+    `signature_type` says what the key verifies: 0x01 the log's note signatures (`open_note`), 0x04
+    witness cosignatures (`verify_cosignature`). The key ID commits to it, so one public key never
+    verifies both.
+    """
 
     name: str
     key_id: bytes
     public_key: bytes
+    signature_type: int = ED25519_SIGNATURE_TYPE
 
     def vkey(self) -> str:
-        return format_vkey(self.name, self.public_key)
+        return format_vkey(self.name, self.public_key, self.signature_type)
 
 
-def format_vkey(name: str, public_key: bytes) -> str:
-    """C2SP verifier key text: <name>+<hex key id>+<base64(0x01 || 32-byte public key)>."""
+def format_vkey(name: str, public_key: bytes, signature_type: int = ED25519_SIGNATURE_TYPE) -> str:
+    """C2SP verifier key text: <name>+<hex key id>+<base64(signature type || 32-byte public key)>."""
     _check_key_name(name)
     if len(public_key) != 32:
         raise VerificationError("an Ed25519 public key is 32 bytes")
-    encoded = base64.b64encode(bytes([ED25519_SIGNATURE_TYPE]) + public_key).decode("ascii")
-    return f"{name}+{key_id(name, public_key).hex()}+{encoded}"
+    if signature_type not in _KEY_KINDS:
+        raise VerificationError(f"unsupported signature type 0x{signature_type:02x}")
+    encoded = base64.b64encode(bytes([signature_type]) + public_key).decode("ascii")
+    return f"{name}+{key_id(name, public_key, signature_type).hex()}+{encoded}"
 
 
-def parse_vkey(text: str) -> VerifierKey:
-    """Parses a C2SP verifier key; refuses other algorithms and a key ID that does not match the key."""
+def _parse_vkey(text: str, signature_type: int) -> VerifierKey:
+    if not isinstance(text, str):
+        raise VerificationError("a verifier key is text")
     parts = text.strip().split("+", 2)  # the base64 key may itself contain "+"
     if len(parts) != 3:
         raise VerificationError("a verifier key has the form <name>+<hex key id>+<base64 key>")
@@ -295,12 +316,30 @@ def parse_vkey(text: str) -> VerifierKey:
     except ValueError as exc:
         raise VerificationError("a verifier key ID is 8 lower-case hex digits") from exc
     raw = _b64decode(encoded, "verifier key")
-    if len(raw) != 33 or raw[0] != ED25519_SIGNATURE_TYPE:
-        raise VerificationError("only Ed25519 verifier keys (type 0x01, 32-byte key) are supported")
+    if len(raw) != 33 or raw[0] != signature_type:
+        found = _KEY_KINDS.get(raw[0]) if len(raw) == 33 else None
+        wanted = _KEY_KINDS[signature_type]
+        if found is not None:
+            raise VerificationError(f"verifier key {name} is {found}; {wanted} is needed here")
+        if signature_type == ED25519_SIGNATURE_TYPE:
+            raise VerificationError("only Ed25519 verifier keys (type 0x01, 32-byte key) are supported")
+        raise VerificationError(f"a witness key must be {wanted} with a 32-byte Ed25519 public key")
     public_key = raw[1:]
-    if key_id(name, public_key) != claimed_id:
+    if key_id(name, public_key, signature_type) != claimed_id:
         raise VerificationError(f"verifier key {name}: key ID does not match the name and public key")
-    return VerifierKey(name=name, key_id=claimed_id, public_key=public_key)
+    return VerifierKey(name=name, key_id=claimed_id, public_key=public_key, signature_type=signature_type)
+
+
+def parse_vkey(text: str) -> VerifierKey:
+    """Parses a C2SP verifier key of the log (Ed25519, type 0x01); refuses other types and a key ID
+    that does not match the key."""
+    return _parse_vkey(text, ED25519_SIGNATURE_TYPE)
+
+
+def parse_witness_vkey(text: str) -> VerifierKey:
+    """Parses a witness's C2SP verifier key for Ed25519 cosignature/v1 (type 0x04,
+    c2sp.org/tlog-cosignature); refuses other types and a key ID that does not match the key."""
+    return _parse_vkey(text, COSIGNATURE_V1_TYPE)
 
 
 def _split_note(note: str) -> tuple[str, list[str]]:
@@ -320,29 +359,40 @@ def _split_note(note: str) -> tuple[str, list[str]]:
     return text, signature_lines
 
 
+def note_text(note: str) -> str:
+    """The text of a signed note (what its signatures cover): everything before the last blank line,
+    ending in a newline. Checks the note's shape, not its signatures."""
+    return _split_note(note)[0]
+
+
+def _split_signature_line(line: str, what: str) -> tuple[str, bytes]:
+    """`— <name> <base64>` → (name, decoded bytes, key ID first); `what` names the line in errors."""
+    if not line.startswith(SIGNATURE_LINE_PREFIX):
+        raise VerificationError(f"malformed {what}: a signature line does not start with an em dash and a space")
+    name, space, encoded = line[len(SIGNATURE_LINE_PREFIX) :].partition(" ")
+    if not space or " " in encoded:
+        raise VerificationError(f"malformed {what}: a signature line is not '— <name> <base64>'")
+    _check_key_name(name)
+    raw = _b64decode(encoded, "note signature" if what == "note" else f"the {what}'s signature")
+    if len(raw) < 5:
+        raise VerificationError(f"malformed {what}: a signature is too short")
+    return name, raw
+
+
 def open_note(note: str, keys: Sequence[VerifierKey]) -> tuple[str, list[VerifierKey]]:
     """Verifies a C2SP signed note against known keys; returns (text, keys whose signatures verified).
 
-    Signatures whose (name, key ID) match no known key are ignored, as the spec requires. A
-    signature from a known key that fails to verify rejects the whole note; so does a note that no
-    known key signed.
+    Signatures whose (name, key ID) match no known key are ignored, as the spec requires; so are
+    witness cosignatures, which `verify_cosignature` checks. Only Ed25519 note-signing keys (type
+    0x01) are used. A signature from a known key that fails to verify rejects the whole note; so does
+    a note that no known key signed.
     """
     text, signature_lines = _split_note(note)
     message = text.encode("utf-8")
-    known = {(key.name, key.key_id): key for key in keys}
+    known = {(key.name, key.key_id): key for key in keys if key.signature_type == ED25519_SIGNATURE_TYPE}
     verified: list[VerifierKey] = []
     for line in signature_lines:
-        if not line.startswith(SIGNATURE_LINE_PREFIX):
-            raise VerificationError(
-                "malformed note: a signature line does not start with an em dash and a space"
-            )
-        name, space, encoded = line[len(SIGNATURE_LINE_PREFIX) :].partition(" ")
-        if not space or " " in encoded:
-            raise VerificationError("malformed note: a signature line is not '— <name> <base64>'")
-        _check_key_name(name)
-        raw = _b64decode(encoded, "note signature")
-        if len(raw) < 5:
-            raise VerificationError("malformed note: a signature is too short")
+        name, raw = _split_signature_line(line, "note")
         key = known.get((name, raw[:4]))
         if key is None or key in verified:
             continue
@@ -354,6 +404,106 @@ def open_note(note: str, keys: Sequence[VerifierKey]) -> tuple[str, list[Verifie
     if not verified:
         raise VerificationError("the note is not signed by any trusted key")
     return text, verified
+
+
+# --------------------------------------------------------------------------------------------------
+# C2SP tlog-cosignature: witness cosignatures (cosignature/v1, Ed25519)
+# --------------------------------------------------------------------------------------------------
+
+
+class UnknownCosignerError(VerificationError):
+    """The cosignature line's key name and key ID match no trusted witness key. c2sp.org/signed-note
+    requires verifiers to ignore such lines; the reason still says whether the name or the ID differs."""
+
+
+@dataclass(frozen=True)
+class VerifiedCosignature:
+    """A witness cosignature that verified: the trusted witness key and the time it states (POSIX seconds)."""
+
+    witness: VerifierKey
+    timestamp: int
+
+
+def verify_cosignature(
+    line: str, checkpoint_text: str, witness_keys: Sequence[VerifierKey]
+) -> VerifiedCosignature:
+    """Verifies one C2SP tlog-cosignature line (Ed25519 cosignature/v1) over a checkpoint.
+
+    `line` is `— <witness name> <base64(key ID || 8-byte big-endian timestamp || Ed25519 signature)>`
+    (a trailing newline is allowed); `checkpoint_text` is the checkpoint note's text, the part before
+    the blank line, ending in a newline. The signed message is `cosignature/v1\\ntime <timestamp>\\n`
+    followed by that text. Only keys of type 0x04 (`parse_witness_vkey`) are used.
+
+    Raises UnknownCosignerError when no trusted witness key has the line's name, or none of that name
+    has its key ID (callers ignore such lines, as c2sp.org/signed-note requires), and
+    VerificationError when the line is malformed or its signature does not verify: a changed
+    checkpoint, timestamp or signature byte all end there.
+    """
+    if not isinstance(line, str) or not isinstance(checkpoint_text, str):
+        raise VerificationError("a cosignature line and a checkpoint are text")
+    if line.endswith("\n"):
+        line = line[:-1]
+    if any(ord(ch) < 0x20 for ch in line):
+        raise VerificationError("malformed cosignature line: it contains control characters or several lines")
+    if not checkpoint_text.endswith("\n") or "\n\n" in checkpoint_text:
+        raise VerificationError(
+            "the checkpoint to check a cosignature against is the note's text before the blank line, "
+            "ending in a newline"
+        )
+    name, raw = _split_signature_line(line, "cosignature line")
+    named = [key for key in witness_keys if key.signature_type == COSIGNATURE_V1_TYPE and key.name == name]
+    if not named:
+        raise UnknownCosignerError(f"cosignature by {name}: no trusted witness key has this name")
+    key = next((key for key in named if key.key_id == raw[:4]), None)
+    if key is None:
+        trusted = ", ".join(key.key_id.hex() for key in named)
+        raise UnknownCosignerError(
+            f"cosignature by {name}: its key ID {raw[:4].hex()} is not the ID of the trusted key "
+            f"({trusted}); it is from another key of that name, or its key ID was changed"
+        )
+    who = f"the cosignature of {name} (key {key.key_id.hex()})"
+    if len(raw) != COSIGNATURE_V1_SIZE:
+        raise VerificationError(
+            f"{who} is {len(raw)} bytes; a cosignature/v1 signature is {COSIGNATURE_V1_SIZE} "
+            "(4-byte key ID, 8-byte timestamp, 64-byte Ed25519 signature)"
+        )
+    timestamp = int.from_bytes(raw[4:12], "big")
+    if timestamp > MAX_COSIGNATURE_TIMESTAMP:
+        raise VerificationError(f"{who} has a timestamp above 2^63 - 1, which cosignature/v1 forbids")
+    try:
+        message = f"{COSIGNATURE_V1_HEADER}time {timestamp}\n{checkpoint_text}".encode("utf-8")
+        Ed25519PublicKey.from_public_bytes(key.public_key).verify(raw[12:], message)
+    except (InvalidSignature, UnicodeEncodeError, ValueError) as exc:
+        raise VerificationError(
+            f"{who} does not verify: the checkpoint, the timestamp or the signature is not what the witness signed"
+        ) from exc
+    return VerifiedCosignature(witness=key, timestamp=timestamp)
+
+
+def verify_note_cosignatures(note: str, witness_keys: Sequence[VerifierKey]) -> list[VerifiedCosignature]:
+    """Checks every cosignature line of a signed checkpoint note that comes from a trusted witness key.
+
+    Lines from other keys (the log's own signature among them) are ignored; the first line from a
+    trusted witness key that does not verify raises VerificationError. Returns the cosignatures that
+    verified, in the note's order. The log's signature is `open_note`'s business, not checked here.
+    """
+    text, signature_lines = _split_note(note)
+    verified = []
+    for line in signature_lines:
+        try:
+            verified.append(verify_cosignature(line, text, witness_keys))
+        except UnknownCosignerError:
+            continue
+    return verified
+
+
+def format_cosignature_time(timestamp: int) -> str:
+    """A cosignature's timestamp as `YYYY-MM-DD HH:MM:SS UTC`, or `time <n>` when it is not a date."""
+    try:
+        moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"time {timestamp}"
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -512,6 +662,7 @@ ENTRIES = "entries.jsonl"
 LEAF_HASHES = "leaf-hashes.bin"
 README = "README.md"
 KEYS = "keys/verifier-keys.json"
+WITNESS_KEYS = "keys/witness-keys.json"
 PACK_KINDS = ("full", "range", "subject")
 ENTRY_FORMAT = 1
 ENTRY_KEYS = frozenset({"action", "actor", "data", "index", "request_id", "subject", "timestamp", "v"})
@@ -548,6 +699,10 @@ class PackReport:
     kept_checkpoint_sizes: tuple[int, ...]
     root_recomputed: bool
     encoding_checked: bool
+    # Witness cosignatures on the newest checkpoint, as (witness name, cosignature time), one per
+    # witness; `min_witnesses` is None when no witness key was given (cosignatures were not checked).
+    witnessed_by: tuple[tuple[str, int], ...] = ()
+    min_witnesses: int | None = None
 
 
 def _reject_float(text: str):
@@ -687,11 +842,23 @@ def _load_manifest(files: dict[str, bytes]) -> dict:
 class _PackVerifier:
     """One verification run over one pack; `run()` returns a PackReport or raises VerificationError."""
 
-    def __init__(self, path, *, keys, kept_notes, extra_consistency, check_encoding):
+    def __init__(self, path, *, keys, kept_notes, extra_consistency, check_encoding, witness_keys=(),
+                 min_witnesses=0):
         if not keys:
             raise VerificationError("no pinned verifier key given")
+        witnesses = {key.name for key in witness_keys if key.signature_type == COSIGNATURE_V1_TYPE}
+        if not isinstance(min_witnesses, int) or min_witnesses < 0:
+            raise VerificationError("the minimum number of witnesses is a whole number, 0 or more")
+        if min_witnesses > len(witnesses):
+            raise VerificationError(
+                f"{min_witnesses} witnesses are required but keys of only {len(witnesses)} distinct witnesses "
+                "are trusted"
+            )
         self.path = str(path)
         self.keys = list(keys)
+        self.witness_keys = list(witness_keys)
+        self.min_witnesses = min_witnesses
+        self.cosignatures: dict[str, list[VerifiedCosignature]] = {}
         self.kept_notes = list(kept_notes)
         self.extra_consistency = list(extra_consistency)
         self.check_encoding = check_encoding
@@ -707,6 +874,8 @@ class _PackVerifier:
         try:
             text, verified = open_note(note, self.keys)
             checkpoint = parse_checkpoint(text)
+            # A cosignature from a trusted witness that does not verify is tampering, wherever it is.
+            cosignatures = verify_note_cosignatures(note, self.witness_keys) if self.witness_keys else []
         except VerificationError as exc:
             raise VerificationError(f"{what}: {exc.reason}") from exc
         if checkpoint.origin != self.origin:
@@ -715,6 +884,7 @@ class _PackVerifier:
             )
         self.signed_by.update(key.vkey() for key in verified)
         self.note_cache[note] = checkpoint
+        self.cosignatures[note] = cosignatures
         return checkpoint
 
     def load_checkpoints(self, files, manifest) -> dict[int, Checkpoint]:
@@ -722,16 +892,37 @@ class _PackVerifier:
         if not isinstance(sizes, list) or not sizes or sizes != sorted(set(sizes)):
             raise VerificationError(f"{MANIFEST} must list the pack's checkpoint sizes in increasing order")
         checkpoints: dict[int, Checkpoint] = {}
+        self.checkpoint_notes: dict[int, str] = {}
         for size in sizes:
             name = checkpoint_path(size)
             if name not in files:
                 raise VerificationError(f"checkpoint of size {size} listed in {MANIFEST} is missing ({name})")
-            note = files[name].decode("utf-8", errors="strict")
+            try:
+                note = files[name].decode("utf-8", errors="strict")
+            except UnicodeDecodeError as exc:
+                raise VerificationError(f"checkpoint {name} is not UTF-8 text") from exc
             checkpoint = self.open_checkpoint(note, what=f"checkpoint {name}")
             if checkpoint.tree_size != size:
                 raise VerificationError(f"{name} signs tree size {checkpoint.tree_size}, not {size}")
             checkpoints[size] = checkpoint
+            self.checkpoint_notes[size] = note
         return checkpoints
+
+    def witnesses_of(self, size: int) -> tuple[tuple[str, int], ...]:
+        """The trusted witnesses that cosigned the pack's checkpoint of `size`: (name, time), one each."""
+        first: dict[str, int] = {}
+        for cosignature in self.cosignatures.get(self.checkpoint_notes[size], ()):
+            first.setdefault(cosignature.witness.name, cosignature.timestamp)
+        return tuple(sorted(first.items()))
+
+    def check_witnesses(self, newest: int) -> None:
+        witnessed = self.witnesses_of(newest)
+        if len(witnessed) < self.min_witnesses:
+            names = ", ".join(name for name, _ in witnessed) or "none"
+            raise VerificationError(
+                f"checkpoint {checkpoint_path(newest)} (tree size {newest}) carries valid cosignatures from "
+                f"{len(witnessed)} trusted witness(es) ({names}); at least {self.min_witnesses} are required"
+            )
 
     def find_consistency(self, files, old_size: int, new_size: int) -> ConsistencyProof | None:
         for proof in self.extra_consistency:
@@ -805,6 +996,8 @@ class _PackVerifier:
             kept_checkpoint_sizes=tuple(sorted(cp.tree_size for cp in self.kept)),
             root_recomputed=manifest["kind"] == "full",
             encoding_checked=self.check_encoding or manifest["kind"] != "full",
+            witnessed_by=self.witnesses_of(max(self.checkpoints)) if self.witness_keys else (),
+            min_witnesses=self.min_witnesses if self.witness_keys else None,
         )
 
     def prepare(self, files) -> None:
@@ -813,6 +1006,8 @@ class _PackVerifier:
         self.origin = manifest["origin"]
         checkpoints = self.checkpoints = self.load_checkpoints(files, manifest)
         sizes = sorted(checkpoints)
+        if self.witness_keys:
+            self.check_witnesses(sizes[-1])
         kind = manifest["kind"]
         self.expected_roots: dict[int, bytes] = {}
         if kind == "full":
@@ -1062,12 +1257,19 @@ def verify_pack(
     kept_checkpoints: Sequence[str] = (),
     consistency_proofs: Sequence[ConsistencyProof] = (),
     check_encoding: bool = False,
+    witness_keys: Sequence[VerifierKey] = (),
+    min_witnesses: int = 0,
 ) -> PackReport:
     """Verifies an evidence pack against pinned keys; raises VerificationError at the first failure.
 
     `kept_checkpoints` are signed notes the auditor saved earlier; each must be consistent with the
     pack (recomputed from the entries of a full pack, or through a consistency proof from the pack or
     from `consistency_proofs`). The keys inside the pack are never used.
+
+    `witness_keys` are trusted witness cosignature keys (`parse_witness_vkey`). With them, every
+    cosignature line of a trusted witness on any checkpoint must verify, and the pack's newest
+    checkpoint must be cosigned by at least `min_witnesses` distinct trusted witnesses. Cosignatures
+    from other keys are ignored.
     """
     return _PackVerifier(
         path,
@@ -1075,6 +1277,8 @@ def verify_pack(
         kept_notes=kept_checkpoints,
         extra_consistency=consistency_proofs,
         check_encoding=check_encoding,
+        witness_keys=witness_keys,
+        min_witnesses=min_witnesses,
     ).run()
 
 
@@ -1097,7 +1301,7 @@ def _read_text(path: str, what: str) -> str:
         raise _UsageError(f"cannot read {what} {path}: {exc}") from exc
 
 
-def _load_keys(values: Sequence[str]) -> list[VerifierKey]:
+def _load_keys(values: Sequence[str], *, parse=parse_vkey, what: str = "verifier key") -> list[VerifierKey]:
     keys = []
     for value in values:
         text = _read_text(value, "key file") if os.path.isfile(value) else value
@@ -1105,13 +1309,30 @@ def _load_keys(values: Sequence[str]) -> list[VerifierKey]:
             line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
         ]
         if not lines:
-            raise _UsageError(f"no verifier key in {value!r}")
+            raise _UsageError(f"no {what} in {value!r}")
         for line in lines:
             try:
-                keys.append(parse_vkey(line))
+                keys.append(parse(line))
             except VerificationError as exc:
-                raise _UsageError(f"bad verifier key {line!r}: {exc}") from exc
+                raise _UsageError(f"bad {what} {line!r}: {exc}") from exc
     return keys
+
+
+def _min_witnesses(value: str | None, witness_keys: Sequence[VerifierKey]) -> int:
+    """--min-witnesses: a whole number, at most the number of distinct trusted witnesses; by default 1
+    when witness keys are given, else 0."""
+    if value is None:
+        return 1 if witness_keys else 0
+    text = value.strip()
+    if not text.isascii() or not text.isdigit():
+        raise _UsageError(f"--min-witnesses must be a whole number, 0 or more; got {value!r}")
+    minimum = int(text)
+    witnesses = len({key.name for key in witness_keys})
+    if minimum > witnesses:
+        raise _UsageError(
+            f"--min-witnesses {minimum} can never be met: {witnesses} distinct witness(es) given with --witness-key"
+        )
+    return minimum
 
 
 def _sizes(sizes: Sequence[int]) -> str:
@@ -1147,14 +1368,31 @@ def _describe(report: PackReport) -> str:
         lines.append(
             f"  kept        consistent with your checkpoint(s) of size {', '.join(map(str, report.kept_checkpoint_sizes))}"
         )
-    lines.append(
-        "  note        only the keys given with --key were trusted; the keys inside the pack were not used"
-    )
+    if report.min_witnesses is not None:
+        newest = max(report.checkpoint_sizes)
+        if report.witnessed_by:
+            cosigners = ", ".join(f"{name} ({format_cosignature_time(at)})" for name, at in report.witnessed_by)
+            lines.append(f"  witnessed   checkpoint {newest} cosigned by {cosigners}")
+        else:
+            lines.append(f"  witnessed   checkpoint {newest} carries no cosignature from a --witness-key witness")
+        lines.append(
+            f"              {len(report.witnessed_by)} witness(es) verified, at least {report.min_witnesses} required; "
+            "every cosignature by a trusted witness in the pack verified"
+        )
+        lines.append(
+            "  note        only the keys given with --key and --witness-key were trusted; "
+            "the keys inside the pack were not used"
+        )
+    else:
+        lines.append(
+            "  note        only the keys given with --key were trusted; the keys inside the pack were not used"
+        )
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`docket-verify PACK --key VKEY [...]`: exit 0 verified, 1 verification failed, 2 usage or I/O error."""
+    """`docket-verify PACK --key VKEY [--witness-key VKEY ...] [...]`: exit 0 verified, 1 verification
+    failed, 2 usage or I/O error."""
 
     parser = argparse.ArgumentParser(
         prog="docket-verify",
@@ -1187,9 +1425,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also parse every entry of a full pack and check its canonical encoding (slower)",
     )
+    parser.add_argument(
+        "--witness-key",
+        action="append",
+        default=[],
+        metavar="VKEY_OR_FILE",
+        help="trusted witness cosignature key (<name>+<id>+<base64(0x04 || key)>) or a file of them; repeatable",
+    )
+    parser.add_argument(
+        "--min-witnesses",
+        default=None,
+        metavar="N",
+        help="the pack's newest checkpoint must carry valid cosignatures from at least N distinct trusted "
+        "witnesses (default: 1 with --witness-key, else 0)",
+    )
     args = parser.parse_args(argv)
     try:
         keys = _load_keys(args.key)
+        witness_keys = _load_keys(args.witness_key, parse=parse_witness_vkey, what="witness key")
+        min_witnesses = _min_witnesses(args.min_witnesses, witness_keys)
         kept = [_read_text(path, "checkpoint") for path in args.previous_checkpoint]
         proofs = []
         for path in args.consistency_proof:
@@ -1203,6 +1457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             kept_checkpoints=kept,
             consistency_proofs=proofs,
             check_encoding=args.check_encoding,
+            witness_keys=witness_keys,
+            min_witnesses=min_witnesses,
         )
     except (_UsageError, PackUnreadable) as exc:
         print(f"docket-verify: error: {exc}", file=sys.stderr)

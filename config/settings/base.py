@@ -214,7 +214,11 @@ DOCKET_AUDIT_SIGNING_KEY = env_str("DOCKET_AUDIT_SIGNING_KEY", None)
 DOCKET_AUDIT_SIGNING_KEY_FILE = env_str("DOCKET_AUDIT_SIGNING_KEY_FILE", str(VAR_DIR / "keys" / "audit-signing.key"))
 DOCKET_AUDIT_MAX_UNCHECKPOINTED = env_int("DOCKET_AUDIT_MAX_UNCHECKPOINTED", 1000)
 DOCKET_AUDIT_CHECKPOINT_INTERVAL_SECONDS = env_int("DOCKET_AUDIT_CHECKPOINT_INTERVAL_SECONDS", 60)
+# Witnesses (C2SP tlog-witness): where checkpoints are submitted, and the witnesses' cosignature/v1
+# verifier keys (<name>+<hex key id>+<base64(0x04 || public key)>); only cosignatures that verify
+# against one of these keys are stored.
 DOCKET_AUDIT_WITNESS_URLS = env_list("DOCKET_AUDIT_WITNESS_URLS", [])
+DOCKET_AUDIT_WITNESS_KEYS = env_list("DOCKET_AUDIT_WITNESS_KEYS", [])
 # Generate a signing key into DOCKET_AUDIT_SIGNING_KEY_FILE on first use (local demo and tests only;
 # in production a missing key is an error: create one with `manage.py audit init-key`).
 DOCKET_AUDIT_AUTOCREATE_KEY = env_bool("DOCKET_AUDIT_AUTOCREATE_KEY", False)

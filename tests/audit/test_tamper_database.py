@@ -15,7 +15,7 @@ from tests.audit.logdata import append_entries
 
 pytestmark = pytest.mark.django_db
 
-TABLES = ["audit_auditentry", "audit_treenode", "audit_checkpoint", "audit_signingkey"]
+TABLES = ["audit_auditentry", "audit_treenode", "audit_checkpoint", "audit_cosignature", "audit_signingkey"]
 
 
 def tamper(*statements, params=None):

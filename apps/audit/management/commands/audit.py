@@ -25,7 +25,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="subcommand", required=True)
 
-        verify = sub.add_parser("verify", help="Recompute every leaf, the tree and every checkpoint signature.")
+        verify = sub.add_parser(
+            "verify",
+            help="Recompute every leaf, the tree, every checkpoint signature and every witness cosignature.",
+        )
         verify.add_argument(
             "--checkpoint", action="append", default=[], type=Path, metavar="FILE",
             help="A signed checkpoint kept outside the database; the log must extend it (repeatable).",
@@ -66,20 +69,27 @@ class Command(BaseCommand):
         try:
             notes = [path.read_text(encoding="utf-8") for path in checkpoint]
             keys = [parse_vkey(text) for text in key] or None
-        except (OSError, VerificationError) as exc:
+            witness_keys = signing.load_witness_keys()
+        except (OSError, UnicodeDecodeError, VerificationError, signing.SigningKeyError) as exc:
             raise CommandError(str(exc), returncode=2) from exc
         try:
             report = integrity.verify_log(
-                trusted_checkpoints=notes, trusted_keys=keys,
+                trusted_checkpoints=notes, trusted_keys=keys, witness_keys=witness_keys,
                 progress=lambda n: self.stderr.write(f"… {n} entries verified"),
             )
         except VerificationError as exc:
             where = f"first failing index {exc.index}: " if exc.index is not None else ""
             self.stderr.write(f"FAILED: {where}{exc.reason}")
             sys.exit(1)
+        witnessed = ""
+        if report.cosignatures_verified or report.cosignatures_unchecked:
+            witnessed = f"; {report.cosignatures_verified} witness cosignatures verified"
+            if report.cosignatures_unchecked:
+                witnessed += (f", {report.cosignatures_unchecked} not checked (their witness has no key in "
+                              "DOCKET_AUDIT_WITNESS_KEYS)")
         self.stdout.write(
             f"OK: {report.entries} entries, {report.tree_nodes} tree nodes, {report.checkpoints} checkpoints "
-            f"(latest covers {report.latest_checkpoint_size}), root {report.root_hash.hex()}"
+            f"(latest covers {report.latest_checkpoint_size}), root {report.root_hash.hex()}{witnessed}"
         )
 
     def handle_checkpoint(self, **options):
