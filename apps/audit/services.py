@@ -12,6 +12,7 @@ from contextlib import closing
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.utils import timezone
 from psycopg.pq import TransactionStatus
@@ -583,12 +584,14 @@ def _post_add_checkpoint(url: str, body: str, timeout: float) -> tuple[int, str]
 
 
 def _trusted_witness_keys():
+    """The configured witness keys. A missing or unparseable setting is ImproperlyConfigured, not a
+    WitnessError: retrying cannot mend it, so checkpoint_witness_task does not retry it."""
     try:
         keys = signing.load_witness_keys()
     except signing.SigningKeyError as exc:
-        raise WitnessError(str(exc)) from exc
+        raise ImproperlyConfigured(str(exc)) from exc
     if not keys:
-        raise WitnessError(
+        raise ImproperlyConfigured(
             "DOCKET_AUDIT_WITNESS_KEYS names no witness key, so no cosignature could be verified; "
             "Docket stores only cosignatures that verify."
         )

@@ -22,6 +22,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -315,14 +316,15 @@ def test_an_answer_with_no_cosignature_from_a_trusted_key_is_refused(witness, si
 
 
 def test_without_a_usable_witness_key_the_witness_is_not_contacted(witness, settings):
-    """Tried: no witness key configured, and a configured key that does not parse."""
+    """Tried: no witness key configured, and a configured key that does not parse. Both are configuration
+    errors (ImproperlyConfigured), which checkpoint_witness_task does not retry."""
     append_entries(2)
     checkpoint = services.checkpoint_sign()
     settings.DOCKET_AUDIT_WITNESS_KEYS = []
-    with pytest.raises(services.WitnessError, match="DOCKET_AUDIT_WITNESS_KEYS names no witness key"):
+    with pytest.raises(ImproperlyConfigured, match="DOCKET_AUDIT_WITNESS_KEYS names no witness key"):
         services.checkpoint_witness(tree_size=checkpoint.tree_size, witness_url=witness.url)
     settings.DOCKET_AUDIT_WITNESS_KEYS = [signing.load_signer().vkey]  # the log's own key: type 0x01
-    with pytest.raises(services.WitnessError, match=r"DOCKET_AUDIT_WITNESS_KEYS, key 1 .*\(type 0x04\)"):
+    with pytest.raises(ImproperlyConfigured, match=r"DOCKET_AUDIT_WITNESS_KEYS, key 1 .*\(type 0x04\)"):
         services.checkpoint_witness(tree_size=checkpoint.tree_size, witness_url=witness.url)
     assert witness.requests == [] and Cosignature.objects.count() == 0
 
