@@ -115,6 +115,8 @@ def _describe_model_version(version: dict) -> str:
          f"{version['artifact_size']} bytes"),
         f"  framework  {version['framework']} {version['framework_version']}".rstrip(),
         f"  registered {version['registered_at']} by {version['registered_by'] or 'Docket'}",
+        "  developers " + (", ".join(f"{person['display_name']} ({person['username']})"
+                                     for person in version.get("developers", [])) or "none recorded"),
     ]
     if version.get("parent"):
         lines.append(f"  parent     version {version['parent']}")
@@ -237,7 +239,8 @@ def cmd_model_register(args, client_factory):
     try:
         version = client_factory().register_model_version(
             use_case, model, artifact=args.artifact, framework=args.framework, intended_use=args.intended_use,
-            datasets=args.dataset, metrics=args.metric, parent=args.parent, **fields,
+            datasets=args.dataset, metrics=args.metric, parent=args.parent, developers=args.developer or None,
+            **fields,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -678,6 +681,9 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--metric", action="append", type=metric_claim, default=[],
                           metavar="NAME=VALUE@ROLE", help="repeatable, e.g. auc=0.91@test")
     register.add_argument("--parent", type=int, help="the version this one corrects")
+    register.add_argument("--developer", action="append", default=[], metavar="USERNAME",
+                          help="a person who developed the version; repeatable (default: you, if you are a "
+                               "person; nobody for a service account's key)")
     register.add_argument("--repository", help="training code repository URL")
     register.add_argument("--commit", help="training code commit")
     register.add_argument("--hyperparameters", type=json_value, help="JSON object")

@@ -8,7 +8,7 @@
         "credit-scoring", "default-lr", artifact="model.skops", framework="scikit-learn",
         intended_use="Scoring consumer loan applications.",
         datasets=[("train", "loans", 1), ("test", "loans", 2)],
-        metrics=[("auc", 0.91, "test")],
+        metrics=[("auc", 0.91, "test")], developers=["dee.developer"],
     )
 
 Every refusal raises DocketError carrying the server's problem+json (`status`, `type`, `detail`,
@@ -218,13 +218,16 @@ class DocketClient:
         datasets: Iterable[tuple[str, str, int]] = (),
         metrics: Iterable[tuple] = (),
         parent: int | None = None,
+        developers: Iterable[str] | None = None,
         **fields: Any,
     ) -> dict:
         """Registers the next version of a model from an artifact file (skops or ONNX).
 
         `datasets` are (role, dataset key, version number); `metrics` are (name, value, role) — the
         metric was measured on the dataset linked with that role — or (name, value, dataset key,
-        version). Other keyword arguments (framework_version, hyperparameters, features,
+        version). `developers` are the usernames of the people who developed the version; without
+        them Docket records the caller if it is a person, and nobody for a service account's key.
+        Other keyword arguments (framework_version, hyperparameters, features,
         training_code_repository, training_code_commit, library_versions, limitations,
         out_of_scope_uses) are passed as they are.
         """
@@ -239,6 +242,10 @@ class DocketClient:
         }
         if parent is not None:
             form["parent"] = str(parent)
+        if developers is not None:
+            if isinstance(developers, str):
+                raise ValueError(f"developers is a list of usernames, not the text {developers!r}.")
+            form["developers"] = json.dumps(list(developers))
         for name, value in fields.items():
             if value is None:
                 continue

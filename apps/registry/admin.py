@@ -13,6 +13,7 @@ from .models import (
     Model,
     ModelVersion,
     ModelVersionDataset,
+    ModelVersionDeveloper,
     UseCase,
 )
 
@@ -81,6 +82,11 @@ class ModelVersionDatasetInline(ReadOnlyInline):
     fields = ["dataset_version", "role"]
 
 
+class ModelVersionDeveloperInline(ReadOnlyInline):
+    model = ModelVersionDeveloper
+    fields = ["user"]
+
+
 class ClaimedMetricInline(ReadOnlyInline):
     model = ClaimedMetric
     fields = ["name", "value", "dataset_version", "higher_is_better", "threshold_note"]
@@ -92,7 +98,7 @@ class ModelVersionAdmin(ReadOnlyAdmin):
     list_filter = ["artifact_format", "framework"]
     search_fields = ["artifact_sha256", "model__key", "model__use_case__key"]
     list_select_related = ["model__use_case", "registered_by"]
-    inlines = [ModelVersionDatasetInline, ClaimedMetricInline]
+    inlines = [ModelVersionDatasetInline, ModelVersionDeveloperInline, ClaimedMetricInline]
 
 
 @admin.register(Dataset)

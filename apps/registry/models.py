@@ -1,9 +1,9 @@
 """The registry: AI use cases and their EU AI Act classification, models, model versions, datasets,
 dataset versions and deployments.
 
-Registered evidence (classification decisions, model versions with their dataset links and claimed
-metrics, dataset versions) is immutable: the models below refuse changes on every path Django offers
-(`save()`, `delete()`, queryset `update()`/`delete()`/`bulk_*`). Rows are written by
+Registered evidence (classification decisions, model versions with their dataset links, developers
+and claimed metrics, dataset versions) is immutable: the models below refuse changes on every path
+Django offers (`save()`, `delete()`, queryset `update()`/`delete()`/`bulk_*`). Rows are written by
 `apps.registry.services` only.
 """
 
@@ -219,8 +219,9 @@ class ImmutableAfterInsertMixin:
             )
 
 
-# Model versions whose evidence rows (dataset links, claimed metrics) may be inserted right now: only
-# `model_version_register` opens this window, for the version it has just created, in its transaction.
+# Model versions whose evidence rows (dataset links, developers, claimed metrics) may be inserted right
+# now: only `model_version_register` opens this window, for the version it has just created, in its
+# transaction.
 _evidence_window: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
     "registry_evidence_window", default=frozenset()
 )
@@ -228,7 +229,8 @@ _evidence_window: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVa
 
 @contextlib.contextmanager
 def evidence_window(model_version: ModelVersion) -> Iterator[None]:
-    """Allows dataset links and claimed metrics to be inserted for `model_version` inside the block."""
+    """Allows dataset links, developers and claimed metrics to be inserted for `model_version` inside the
+    block."""
     token = _evidence_window.set(_evidence_window.get() | {model_version.pk})
     try:
         yield
@@ -424,6 +426,11 @@ class ModelVersion(ImmutableAfterInsertMixin, models.Model):
     datasets = models.ManyToManyField(
         "DatasetVersion", through="ModelVersionDataset", related_name="model_versions"
     )
+    # Through registration-evidence rows, so that developers are named at registration only, like datasets.
+    developers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="ModelVersionDeveloper", related_name="developed_model_versions",
+        help_text="The people who developed the version (SR 11-7 inventory: developers).",
+    )
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         help_text="Empty when Docket itself registered it (management command).",
@@ -468,6 +475,24 @@ class ModelVersionDataset(RegistrationEvidence):
 
     def __str__(self) -> str:
         return f"{self.model_version_id} {self.role}: {self.dataset_version_id}"
+
+
+class ModelVersionDeveloper(RegistrationEvidence):
+    """A person named at registration as one of the people who developed a model version."""
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="developer_links")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        # pk: the order in which the registration named them.
+        ordering = ["model_version", "pk"]
+        verbose_name = "model version developer"
+        constraints = [
+            models.UniqueConstraint(fields=["model_version", "user"], name="registry_model_version_developer")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_version_id} developer: {self.user_id}"
 
 
 class ClaimedMetric(RegistrationEvidence):

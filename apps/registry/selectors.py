@@ -23,6 +23,7 @@ from .models import (
     Model,
     ModelVersion,
     ModelVersionDataset,
+    ModelVersionDeveloper,
     UseCase,
 )
 
@@ -80,8 +81,9 @@ _LINKED_DATASET_VERSION_FIELDS = (
 def model_version_list(
     *, fetched_by, model: Model | None = None, use_case: UseCase | None = None
 ) -> QuerySet[ModelVersion]:
-    """The model versions `fetched_by` may see, with their dataset links and claimed metrics prefetched
-    as the lists `dataset_link_list` and `claimed_metric_list` (in their models' order)."""
+    """The model versions `fetched_by` may see, with their dataset links, developers and claimed metrics
+    prefetched as the lists `dataset_link_list`, `developer_link_list` (each link's `user`, in the order
+    the registration named them) and `claimed_metric_list` (in their models' order)."""
     # Lists (to_attr) rather than the related managers' caches: Django then builds no queryset per row,
     # which cost more than the queries on a page of 50 versions; the explicit orderings keep the
     # prefetch queries from joining the model versions only to sort by the models' default ordering;
@@ -96,6 +98,13 @@ def model_version_list(
                 .only(*_LINKED_DATASET_VERSION_FIELDS, "model_version", "role")
                 .order_by("model_version_id", "role", "pk"),
                 to_attr="dataset_link_list",
+            ),
+            Prefetch(
+                "developer_links",
+                queryset=ModelVersionDeveloper.objects.select_related("user")
+                .only("model_version", "user__username", "user__first_name", "user__last_name")
+                .order_by("model_version_id", "pk"),
+                to_attr="developer_link_list",
             ),
             Prefetch(
                 "claimed_metrics",

@@ -64,6 +64,7 @@ from .models import (
     ModelRiskTier,
     ModelVersion,
     ModelVersionDataset,
+    ModelVersionDeveloper,
     OperatorRole,
     RiskClass,
     UseCase,
@@ -74,6 +75,7 @@ COMMIT_HASH = re.compile(r"^[0-9a-f]{7,40}$")
 SCP_LIKE_REPOSITORY = re.compile(r"^[\w.-]+@[\w.-]+:[\w./~-]+$")
 OWNER_TEAM_USE_CASE_PERMISSIONS = ("view_usecase", "submit_to_usecase")
 MAX_FUTURE_DEPLOYMENT_SKEW = dt.timedelta(minutes=5)
+MAX_DEVELOPERS = 50
 
 
 # --- inputs -----------------------------------------------------------------------------------------
@@ -730,6 +732,42 @@ def _clean_metric_claims(claims, *, links: Sequence[DatasetLink], errors: FieldE
     return cleaned
 
 
+def _clean_developers(developers, *, actor, errors: FieldErrors) -> list[User]:
+    """The people named as developers, in the order given, looked up in one query; the actor when none
+    are named and the actor is a person; nobody when a service account or Docket itself registers."""
+    if developers is None:
+        developers = ()
+    if isinstance(developers, (str, bytes)) or not isinstance(developers, (list, tuple)):
+        errors.add("developers", f"developers must be a list of usernames (got {type(developers).__name__}).")
+        return []
+    if len(developers) > MAX_DEVELOPERS:
+        errors.add("developers", f"At most {MAX_DEVELOPERS} developers may be named (got {len(developers)}).")
+        return []
+    names: list[str] = []
+    for position, name in enumerate(developers):
+        if not isinstance(name, str) or not name.strip():
+            errors.add("developers", f"developers[{position}] must be a username (got {name!r}).")
+        elif name.strip() in names:
+            errors.add("developers", f"{name.strip()!r} is named twice in developers.")
+        else:
+            names.append(name.strip())
+    if "developers" in errors:
+        return []
+    if not names:
+        person = _user_or_none(actor)
+        return [person] if person is not None and not person.is_service_account else []
+    found = {user.username: user for user in User.objects.filter(username__in=names)}
+    for name in names:
+        user = found.get(name)
+        if user is None:
+            errors.add("developers", f"There is no user named {name!r}.")
+        elif user.is_service_account:
+            errors.add("developers", f"{name!r} is a service account; developers are people.")
+        elif not user.is_active:
+            errors.add("developers", f"{name!r} is deactivated; developers must be active people.")
+    return [] if "developers" in errors else [found[name] for name in names]
+
+
 def model_version_register(
     *,
     actor,
@@ -749,13 +787,19 @@ def model_version_register(
     out_of_scope_uses: str = "",
     limitations: str = "",
     parent: ModelVersion | None = None,
+    developers: Sequence[str] = (),
 ) -> ModelVersion:
     """Registers the next version of `model` with its artifact and evidence; it never changes afterwards.
 
     Docket computes the artifact's SHA-256 and size (a declared SHA-256 must match), identifies its
     format from the content (skops with allow-listed types, or ONNX; pickle is refused, never loaded),
     numbers the version (1, 2, ... per model, under a lock on the model) and stores the file under its
-    hash. Dataset links and claimed metrics are inserted with it and cannot be added later.
+    hash. Dataset links, developers and claimed metrics are inserted with it and cannot be added later.
+
+    `developers` are the usernames of the people who developed the version (at most 50, each once, each
+    an active person: not a service account). When none are given and the actor is a person, the actor
+    is recorded as the developer; when a service account (or Docket itself) registers without naming
+    any, the version has no developers, and the reports say so.
     """
     use_case = model.use_case
     permissions.require_submit_to(actor, use_case, doing="register model versions in this use case")
@@ -774,6 +818,7 @@ def model_version_register(
     limitations = _clean_text(limitations, field="limitations", errors=errors)
     links = _clean_dataset_links(datasets, errors=errors)
     metrics = _clean_metric_claims(claimed_metrics, links=links, errors=errors)
+    developer_users = _clean_developers(developers, actor=actor, errors=errors)
     if parent is not None and (not isinstance(parent, ModelVersion) or parent.model_id != model.pk):
         errors.add("parent", f"The parent {parent} belongs to another model; a parent must be an earlier version "
                              f"of {model}.")
@@ -815,6 +860,8 @@ def model_version_register(
         with evidence_window(version):
             for link in links:
                 ModelVersionDataset(model_version=version, dataset_version=link.dataset_version, role=link.role).save()
+            for developer in developer_users:
+                ModelVersionDeveloper(model_version=version, user=developer).save()
             for metric in metrics:
                 ClaimedMetric(
                     model_version=version,
@@ -868,6 +915,7 @@ def model_version_register(
                     for metric in metrics
                 ],
                 "parent": parent.number if parent else None,
+                "developers": [developer.username for developer in developer_users],
             },
         )
     return version

@@ -220,6 +220,7 @@ def dataset_version_facts(version: DatasetVersion, *, role: str | None = None) -
 def model_version_facts(version: ModelVersion) -> dict:
     links = sorted(version.dataset_links.all(), key=lambda link: (link.role, link.dataset_version_id))
     claims = sorted(version.claimed_metrics.all(), key=lambda claim: (claim.name, claim.dataset_version_id))
+    developers = sorted(version.developer_links.all(), key=lambda link: link.pk)  # in the order named
     return {
         "use_case": version.model.use_case.key,
         "model": version.model.key,
@@ -229,6 +230,7 @@ def model_version_facts(version: ModelVersion) -> dict:
         "label": str(version),
         "registered_by": _person(version.registered_by) or "Docket",
         "registered_at": when(version.registered_at),
+        "developers": [_person(link.user) for link in developers],
         "artifact_sha256": version.artifact_sha256,
         "artifact_format": version.artifact_format,
         "artifact_size": version.artifact_size,
@@ -409,7 +411,8 @@ def merged_documentation(cases: list[dict]) -> dict:
 
 def resolve_model_version(version_id) -> ModelVersion:
     version = (ModelVersion.objects.select_related("model__use_case__owner_team", "parent", "registered_by")
-               .prefetch_related("dataset_links__dataset_version__dataset", "claimed_metrics__dataset_version__dataset")
+               .prefetch_related("dataset_links__dataset_version__dataset", "claimed_metrics__dataset_version__dataset",
+                                 "developer_links__user")
                .filter(pk=version_id).first())
     if version is None:
         raise NotFound(f"No model version {version_id}.")

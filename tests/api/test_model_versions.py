@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.audit.actions import Action
 from apps.registry.models import ModelVersion
+from tests.factories.accounts import UserFactory
 
 from .conftest import assert_problem, client_for, last_audit_entry, sha256
 
@@ -85,6 +86,32 @@ def test_a_pipeline_key_registers_an_onnx_version_and_the_log_names_the_service_
     entry = last_audit_entry()
     assert entry.action == Action.REGISTRY_MODEL_VERSION_REGISTERED
     assert (entry.actor_type, entry.actor_name) == ("service_account", api_key.service_account.name)
+
+
+def test_named_developers_are_registered_and_shown_with_their_names(submitter, model, skops_bytes):
+    UserFactory(username="dee-developer", first_name="Dee", last_name="Developer")
+    UserFactory(username="ann-analyst", first_name="", last_name="")
+    response = post(client_for(submitter), form(skops_bytes, developers='["dee-developer", "ann-analyst"]'))
+
+    assert response.status_code == 201, response.json()
+    expected = [{"username": "dee-developer", "display_name": "Dee Developer"},
+                {"username": "ann-analyst", "display_name": "ann-analyst"}]  # no name: the username
+    assert response.json()["developers"] == expected
+    assert response.json()["registered_by"] == "sam-submitter"
+    assert last_audit_entry().data["developers"] == ["dee-developer", "ann-analyst"]
+    assert client_for(submitter).get(URL + "1/").json()["developers"] == expected
+    assert client_for(submitter).get("/api/v1/model-versions/").json()["results"][0]["developers"] == expected
+
+
+def test_without_developers_a_person_is_the_developer_and_a_pipeline_key_names_nobody(
+    submitter, model, make_key, skops_bytes, onnx_bytes
+):
+    by_person = post(client_for(submitter), form(skops_bytes))
+    assert by_person.status_code == 201, by_person.json()
+    assert [person["username"] for person in by_person.json()["developers"]] == ["sam-submitter"]
+    by_pipeline = post(client_for(key=make_key()[1]), form(onnx_bytes, name="model.onnx"))
+    assert by_pipeline.status_code == 201, by_pipeline.json()
+    assert by_pipeline.json()["developers"] == []
 
 
 def test_a_correction_is_a_new_version_naming_its_parent(submitter, model, skops_bytes, onnx_bytes):
@@ -212,6 +239,29 @@ def test_a_missing_required_field_is_refused_400(refused, skops_bytes, missing):
 ])
 def test_wrong_types_are_refused_400(refused, skops_bytes, dataset_versions, field, value):
     refused(form(skops_bytes, **{field: value}), 400, "validation-failed", field=field)
+
+
+@pytest.mark.parametrize("value, message", [
+    ('["nobody-here"]', "There is no user named 'nobody-here'."),
+    ('["svc.ci"]', "'svc.ci' is a service account; developers are people."),
+    ('["dee-developer", "dee-developer"]', "'dee-developer' is named twice in developers."),
+    ('["dee-developer", 7]', "developers[1] must be a username (got 7)."),
+    (json.dumps([f"developer-{n}" for n in range(51)]), "At most 50 developers may be named (got 51)."),
+], ids=["unknown-username", "service-account", "duplicate", "not-a-string", "51-names"])
+def test_bad_developers_are_refused_400_naming_the_problem(refused, skops_bytes, value, message):
+    """Tried: an unknown username, a service account, the same name twice, a number in the list, 51 names."""
+    from apps.accounts.models import User
+
+    UserFactory(username="dee-developer")
+    User.objects.create(username="svc.ci", kind=User.Kind.SERVICE)
+    body = refused(form(skops_bytes, developers=value), 400, "validation-failed", field="developers")
+    assert message in " ".join(body["errors"]["developers"]), body
+
+
+@pytest.mark.parametrize("value", ['"dee-developer"', '{"dee-developer": 1}', "dee-developer"],
+                         ids=["json-string", "json-object", "not-json"])
+def test_developers_that_are_not_a_json_array_are_refused_400(refused, skops_bytes, value):
+    refused(form(skops_bytes, developers=value), 400, "validation-failed", field="developers")
 
 
 def test_a_dataset_version_the_caller_may_not_see_is_refused_400(refused, skops_bytes, other_team):

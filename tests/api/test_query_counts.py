@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.factories.accounts import UserFactory
 from tests.factories.registry import (
     DatasetFactory,
     DatasetVersionFactory,
@@ -17,8 +18,14 @@ from .conftest import client_for
 
 
 def populate(team, dataset, rows: int) -> None:
-    """`rows` use cases, each with a model, a version linked to a dataset version, and a deployment."""
-    from apps.registry.models import ClaimedMetric, ModelVersionDataset, evidence_window
+    """`rows` use cases, each with a model, a version linked to a dataset version and with two developers,
+    and a deployment."""
+    from apps.registry.models import (
+        ClaimedMetric,
+        ModelVersionDataset,
+        ModelVersionDeveloper,
+        evidence_window,
+    )
 
     for n in range(rows):
         use_case = UseCaseFactory(owner_team=team)
@@ -27,6 +34,8 @@ def populate(team, dataset, rows: int) -> None:
         with evidence_window(version):
             ModelVersionDataset(model_version=version, dataset_version=dataset_version, role="train").save()
             ClaimedMetric(model_version=version, name="auc", value=0.8, dataset_version=dataset_version).save()
+            for developer in (UserFactory(), UserFactory()):
+                ModelVersionDeveloper(model_version=version, user=developer).save()
         DeploymentFactory(model_version=version, environment=f"env-{n}")
         DatasetFactory(owner_team=team)
 
@@ -36,7 +45,7 @@ def populate(team, dataset, rows: int) -> None:
 EXPECTED = {
     "/api/v1/use-cases/": 4,
     "/api/v1/models/": 4,
-    "/api/v1/model-versions/": 6,
+    "/api/v1/model-versions/": 7,
     "/api/v1/datasets/": 4,
     "/api/v1/datasets/loans/versions/": 5,
     "/api/v1/deployments/": 4,
@@ -59,6 +68,6 @@ def test_list_endpoints_run_a_constant_number_of_queries(django_assert_num_queri
 def test_an_api_key_adds_only_its_own_lookups(django_assert_num_queries, make_key, team, dataset):
     populate(team, dataset, 3)
     client = client_for(key=make_key()[1])
-    with django_assert_num_queries(7):  # no session; the key, its account's use-case restriction (a service account is never an admin: no role lookup)
+    with django_assert_num_queries(8):  # no session; the key, its account's use-case restriction (a service account is never an admin: no role lookup)
         response = client.get("/api/v1/model-versions/")
     assert len(response.json()["results"]) == 3

@@ -53,6 +53,22 @@ def test_a_delete_of_a_model_version_is_refused_in_sql():
         "DELETE FROM registry_modelversion WHERE id = %s", [version.pk])
 
 
+def test_a_model_versions_developers_cannot_be_rewritten_or_removed_in_sql():
+    from apps.registry.models import ModelVersionDeveloper, evidence_window
+    from tests.factories.accounts import UserFactory
+
+    version = ModelVersionFactory()
+    developer, someone_else = UserFactory(), UserFactory()
+    with evidence_window(version):
+        link = ModelVersionDeveloper(model_version=version, user=developer)
+        link.save()
+    assert "UPDATE on registry_modelversiondeveloper is refused" in refused(
+        "UPDATE registry_modelversiondeveloper SET user_id = %s WHERE id = %s", [someone_else.pk, link.pk])
+    assert "DELETE on registry_modelversiondeveloper is refused" in refused(
+        "DELETE FROM registry_modelversiondeveloper WHERE id = %s", [link.pk])
+    assert list(version.developers.all()) == [developer]
+
+
 def test_replica_mode_does_not_skip_the_trigger():
     version = ModelVersionFactory()
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:

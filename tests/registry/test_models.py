@@ -13,10 +13,12 @@ from apps.registry.models import (
     ClaimedMetric,
     ModelVersion,
     ModelVersionDataset,
+    ModelVersionDeveloper,
     UseCase,
     evidence_window,
 )
 from apps.registry.services import DatasetLink, MetricClaim
+from tests.factories.accounts import UserFactory
 from tests.factories.registry import DatasetVersionFactory, ModelFactory, ModelVersionFactory, UseCaseFactory
 
 from .conftest import register_version
@@ -123,6 +125,38 @@ def test_dataset_links_and_metrics_cannot_be_changed_removed_or_added_after_regi
 
     assert list(registered.claimed_metrics.values_list("name", "value")) == [("accuracy", 0.9)]
     assert list(registered.dataset_links.values_list("dataset_version", "role")) == [(link.dataset_version_id, "test")]
+
+
+def test_developers_cannot_be_added_removed_or_replaced_after_registration(registered, submitter):
+    other = UserFactory(username="late-addition")
+    link = registered.developer_links.get()
+    assert link.user == submitter  # the submitter registered without naming anyone
+
+    link.user = other
+    with pytest.raises(ImmutableRecord):
+        link.save()
+    with pytest.raises(ImmutableRecord):
+        link.delete()
+    with pytest.raises(ImmutableRecord):
+        ModelVersionDeveloper.objects.filter(pk=link.pk).update(user=other)
+    with pytest.raises(ImmutableRecord, match="only be recorded while its model version is being registered"):
+        ModelVersionDeveloper.objects.create(model_version=registered, user=other)
+    # The many-to-many manager's paths, each in its own savepoint (see the test above).
+    with pytest.raises(ImmutableRecord), transaction.atomic():
+        registered.developers.add(other)
+    with pytest.raises(ImmutableRecord), transaction.atomic():
+        registered.developers.remove(submitter)
+    with pytest.raises(ImmutableRecord), transaction.atomic():
+        registered.developers.set([other])
+    with pytest.raises(ImmutableRecord), transaction.atomic():
+        registered.developers.clear()
+
+    assert list(registered.developers.values_list("username", flat=True)) == [submitter.username]
+
+
+def test_a_person_is_a_developer_of_a_version_once_in_the_database(registered, submitter):
+    with pytest.raises(IntegrityError), transaction.atomic(), evidence_window(registered):
+        ModelVersionDeveloper(model_version=registered, user=submitter).save()
 
 
 def test_the_evidence_window_admits_rows_only_for_the_version_it_was_opened_for(registered):

@@ -48,6 +48,7 @@ def test_seed_demo_creates_the_demo_through_the_services_and_a_second_run_create
         ("accuracy", test_data.pk), ("roc_auc", test_data.pk)
     }
     assert {link.role for link in version.dataset_links.all()} == {"train", "test"}
+    assert list(version.developers.values_list("username", flat=True)) == ["submitter"]  # Docket registered it
     assert "sex" in test_data.protected_attributes and "age_band" in test_data.column_names
     # Every demo row was written by a service: each has its audit entry.
     assert AuditEntry.objects.filter(action="registry.model_version.registered", subject_id=str(version.pk)).exists()

@@ -8,6 +8,7 @@ from django.core.files.base import ContentFile
 
 from apps.audit.actions import Action
 from apps.audit.models import AuditEntry
+from apps.audit.services import SYSTEM
 from apps.common.errors import (
     ChecksumMismatch,
     DuplicateKey,
@@ -17,8 +18,16 @@ from apps.common.errors import (
     ValidationFailed,
 )
 from apps.registry import services
-from apps.registry.models import ClaimedMetric, LifecycleState, Model, ModelVersion, ModelVersionDataset
+from apps.registry.models import (
+    ClaimedMetric,
+    LifecycleState,
+    Model,
+    ModelVersion,
+    ModelVersionDataset,
+    ModelVersionDeveloper,
+)
 from apps.registry.services import DatasetLink, MetricClaim
+from tests.factories.accounts import UserFactory
 from tests.factories.registry import DatasetVersionFactory, ModelFactory, ModelVersionFactory
 
 from .conftest import _CreatesMarkerFile, register_version
@@ -43,6 +52,7 @@ def last_entry() -> AuditEntry:
 def assert_nothing_registered(media_files, audit_count, audit_before=0):
     assert ModelVersion.objects.count() == 0
     assert ModelVersionDataset.objects.count() == 0 and ClaimedMetric.objects.count() == 0
+    assert ModelVersionDeveloper.objects.count() == 0
     assert media_files() == []
     assert audit_count() == audit_before
 
@@ -143,6 +153,105 @@ def test_a_service_account_with_submit_permission_may_register(service_user, mod
     version = register_version(actor=service_user, model=model, content=skops_bytes)
     assert version.registered_by == service_user
     assert last_entry().actor_id == str(service_user.pk)
+
+
+# --- model_version_register: developers ---------------------------------------------------------------
+
+
+def developer_usernames(version) -> list[str]:
+    return [link.user.username for link in version.developer_links.select_related("user").order_by("pk")]
+
+
+def test_named_developers_are_stored_in_the_order_given_and_named_in_the_audit_entry(service_user, model,
+                                                                                     skops_bytes):
+    UserFactory(username="dee-developer")
+    UserFactory(username="ann-analyst")
+
+    version = register_version(actor=service_user, model=model, content=skops_bytes,
+                               developers=["dee-developer", "ann-analyst"])
+
+    assert developer_usernames(version) == ["dee-developer", "ann-analyst"]
+    assert set(version.developers.values_list("username", flat=True)) == {"dee-developer", "ann-analyst"}
+    assert version.registered_by == service_user  # who registered is kept apart from who developed
+    entry = last_entry()
+    assert entry.action == Action.REGISTRY_MODEL_VERSION_REGISTERED
+    assert (entry.subject_type, entry.subject_id) == ("registry.modelversion", str(version.pk))
+    assert entry.data["developers"] == ["dee-developer", "ann-analyst"]
+
+
+def test_a_person_registering_without_naming_developers_is_the_developer(submitter, model, skops_bytes):
+    version = register_version(actor=submitter, model=model, content=skops_bytes)
+    assert developer_usernames(version) == ["sam-submitter"]
+    assert last_entry().data["developers"] == ["sam-submitter"]
+
+
+def test_a_person_naming_developers_is_not_added_to_them(submitter, model, skops_bytes):
+    UserFactory(username="dee-developer")
+    version = register_version(actor=submitter, model=model, content=skops_bytes, developers=["dee-developer"])
+    assert developer_usernames(version) == ["dee-developer"]
+
+
+@pytest.mark.parametrize("actor_name", ["service_user", "docket"])
+def test_a_service_account_or_docket_registering_without_developers_records_none(request, actor_name, model,
+                                                                                  skops_bytes):
+    actor = SYSTEM if actor_name == "docket" else request.getfixturevalue(actor_name)
+    version = register_version(actor=actor, model=model, content=skops_bytes)
+    assert developer_usernames(version) == []
+    assert last_entry().data["developers"] == []
+
+
+def test_the_developers_are_looked_up_in_one_query_however_many_are_named(service_user, model, skops_bytes):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    names = [UserFactory(username=f"developer-{n}").username for n in range(12)]
+    with CaptureQueriesContext(connection) as queries:
+        version = register_version(actor=service_user, model=model, content=skops_bytes, developers=names)
+    user_lookups = [query["sql"] for query in queries if 'FROM "accounts_user"' in query["sql"]]
+    assert len(user_lookups) == 1 and '"accounts_user"."username" IN' in user_lookups[0]
+    assert developer_usernames(version) == names
+
+
+@pytest.fixture
+def bad_developers(request):
+    """The `developers` value of each bad input, with the users it needs."""
+    UserFactory(username="dee-developer")
+    UserFactory(username="ivy-inactive", is_active=False)
+    from apps.accounts.models import User
+
+    User.objects.create(username="svc.ci", kind=User.Kind.SERVICE)
+    return {
+        "unknown-username": (["dee-developer", "nobody-here"], "There is no user named 'nobody-here'."),
+        "inactive-user": (["ivy-inactive"], "'ivy-inactive' is deactivated"),
+        "service-account": (["svc.ci"], "'svc.ci' is a service account; developers are people."),
+        "duplicate": (["dee-developer", "dee-developer"], "'dee-developer' is named twice"),
+        "51-names": ([f"developer-{n}" for n in range(51)], "At most 50 developers may be named (got 51)."),
+        "a-string-not-a-list": ("dee-developer", "developers must be a list of usernames (got str)."),
+        "a-mapping-not-a-list": ({"dee-developer": True}, "developers must be a list of usernames (got dict)."),
+        "a-number-in-the-list": (["dee-developer", 7], "developers[1] must be a username (got 7)."),
+        "an-empty-name": ([""], "developers[0] must be a username (got '')."),
+    }[request.param]
+
+
+@pytest.mark.parametrize("bad_developers", [
+    "unknown-username", "inactive-user", "service-account", "duplicate", "51-names", "a-string-not-a-list",
+    "a-mapping-not-a-list", "a-number-in-the-list", "an-empty-name",
+], indirect=True)
+def test_bad_developers_are_refused_with_a_clear_error_and_nothing_is_registered(
+    submitter, model, skops_bytes, media_files, audit_count, bad_developers
+):
+    """Tried: an unknown username (beside a good one), a deactivated person, a service account, the same
+    username twice, 51 names, a string instead of a list, a mapping instead of a list, a number in the
+    list, an empty name. Each is a ValidationFailed on `developers` that says what is wrong, and no
+    version, link, file or audit entry is written."""
+    value, message = bad_developers
+    audit_before = audit_count()
+    with pytest.raises(ValidationFailed) as refused:
+        register_version(actor=submitter, model=model, content=skops_bytes, developers=value)
+    assert list(refused.value.field_errors) == ["developers"]
+    assert any(message in error for error in refused.value.field_errors["developers"]), refused.value.field_errors
+    assert message in str(refused.value)
+    assert_nothing_registered(media_files, audit_count, audit_before)
 
 
 # --- model_version_register: refused artifacts --------------------------------------------------------

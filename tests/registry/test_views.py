@@ -17,6 +17,7 @@ from apps.registry.models import (
     ClaimedMetric,
     ClassificationDecision,
     ModelVersionDataset,
+    ModelVersionDeveloper,
     RiskClass,
     UseCase,
     evidence_window,
@@ -34,8 +35,8 @@ pytestmark = pytest.mark.django_db
 
 # Queries per page, whatever the number of rows (pinned with 2 and with 20 rows below).
 USE_CASE_LIST_QUERIES = 6
-USE_CASE_DETAIL_QUERIES = 19
-MODEL_VERSION_DETAIL_QUERIES = 13
+USE_CASE_DETAIL_QUERIES = 20
+MODEL_VERSION_DETAIL_QUERIES = 14
 DATASET_VERSION_DETAIL_QUERIES = 8
 
 
@@ -64,14 +65,17 @@ def classify_directly(actor, use_case, *, annex_iii_code="III-5-b", profiles_nat
     )
 
 
-def linked_version(model, dataset_versions, **kwargs):
-    """A model version trained on `dataset_versions`, with one claimed metric on each."""
+def linked_version(model, dataset_versions, *, developers=(), **kwargs):
+    """A model version trained on `dataset_versions`, with one claimed metric on each, developed by
+    `developers` (users)."""
     version = ModelVersionFactory(model=model, **kwargs)
     with evidence_window(version):
         for index, dataset_version in enumerate(dataset_versions):
             ModelVersionDataset.objects.create(model_version=version, dataset_version=dataset_version, role="train")
             ClaimedMetric.objects.create(model_version=version, name=f"auc_{index}", value=0.8,
                                          dataset_version=dataset_version, higher_is_better=True)
+        for developer in developers:
+            ModelVersionDeveloper.objects.create(model_version=version, user=developer)
     return version
 
 
@@ -242,11 +246,16 @@ def test_preview_shows_the_class_the_answers_lead_to_and_records_nothing(client,
 def test_model_version_page_shows_the_registered_facts_and_links(client, submitter, model):
     dataset_version = DatasetVersionFactory(design_choices="Applicants 2019-2023, one row per application.")
     parent = ModelVersionFactory(model=model, number=1)
-    version = linked_version(model, [dataset_version], number=2, parent=parent,
+    developers = [UserFactory(username="dee-developer", first_name="Dee", last_name="Developer"),
+                  UserFactory(username="ann-analyst", first_name="Ann", last_name="Analyst")]
+    version = linked_version(model, [dataset_version], number=2, parent=parent, developers=developers,
                              training_code_repository="https://git.example.test/credit.git",
                              training_code_commit="0123456789abcdef0123456789abcdef01234567")
     record(actor=submitter, action=Action.REGISTRY_MODEL_VERSION_REGISTERED, subject=version, data={})
     content = get_page(client, submitter, reverse("registry:model_version_detail", args=[version.pk])).content.decode()
+    assert "<dt>Developers</dt>" in content
+    assert ('Dee Developer <span class="muted">(dee-developer)</span>, '
+            'Ann Analyst <span class="muted">(ann-analyst)</span>') in content
     assert version.artifact_sha256 in content
     assert "0123456789abcdef0123456789abcdef01234567" in content
     assert dataset_version.content_sha256 in content
@@ -255,6 +264,13 @@ def test_model_version_page_shows_the_registered_facts_and_links(client, submitt
     assert reverse("registry:dataset_version_detail", args=[dataset_version.pk]) in content
     assert reverse("registry:model_version_detail", args=[parent.pk]) in content
     assert "registry.model_version.registered" in content
+
+
+def test_model_version_page_says_when_no_developers_were_recorded(client, submitter, model):
+    pipeline = UserFactory(username="svc.ci", first_name="", last_name="", kind="service")
+    version = ModelVersionFactory(model=model, registered_by=pipeline)
+    content = get_page(client, submitter, reverse("registry:model_version_detail", args=[version.pk])).content.decode()
+    assert "none recorded (registered by svc.ci)" in content
 
 
 def test_model_version_of_an_invisible_use_case_is_404(client, outsider, model):
@@ -301,7 +317,7 @@ def _fill_use_case(use_case, model, rows: int) -> None:
     existing = model.versions.count()
     for number in range(existing + 1, rows + 1):
         dataset_version = DatasetVersionFactory()
-        version = linked_version(model, [dataset_version], number=number)
+        version = linked_version(model, [dataset_version], number=number, developers=[UserFactory()])
         DeploymentFactory(model_version=version, environment=f"env-{number}")
         record(actor=SYSTEM, action=Action.REGISTRY_USE_CASE_UPDATED, subject=use_case, data={"n": number})
 
@@ -331,7 +347,8 @@ def test_use_case_detail_query_count_does_not_grow(client, reviewer, use_case, m
 def test_model_version_detail_query_count_does_not_grow(client, submitter, model, django_assert_num_queries):
     client.force_login(submitter)
     for number, rows in ((1, 2), (2, 20)):
-        version = linked_version(model, [DatasetVersionFactory() for _ in range(rows)], number=number)
+        version = linked_version(model, [DatasetVersionFactory() for _ in range(rows)], number=number,
+                                 developers=[UserFactory() for _ in range(rows)])
         for _ in range(rows):
             record(actor=SYSTEM, action=Action.REGISTRY_MODEL_VERSION_REGISTERED, subject=version, data={})
         sequence_queued_entries()  # the setup's entries; a request starts with none queued

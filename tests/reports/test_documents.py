@@ -158,6 +158,39 @@ def test_model_inventory_lists_only_use_cases_the_reader_may_see_with_sr_11_7_fi
     assert "credit-scoring" not in hidden and "0 models in 0 use cases" in hidden
 
 
+def test_model_inventory_names_the_developers_and_says_when_only_the_registrant_is_known(
+        complete_system, use_case, submitter):
+    """The trained version was registered by Dee without naming anyone (Dee is its developer); a pipeline
+    registered a second model naming Ann and Sam; a third model's version came from the pipeline alone."""
+    import numpy as np
+    import skops.io
+    from django.core.files.base import ContentFile
+    from guardian.shortcuts import assign_perm
+    from sklearn.linear_model import LogisticRegression
+
+    from apps.accounts.models import User
+    from tests.factories.accounts import UserFactory
+    from tests.factories.registry import ModelFactory
+
+    UserFactory(username="ann-analyst", first_name="Ann", last_name="Analyst")
+    pipeline = User.objects.create(username="svc.credit-ci", kind=User.Kind.SERVICE)
+    assign_perm("registry.submit_to_usecase", pipeline, use_case)
+    artifact = skops.io.dumps(LogisticRegression().fit(np.array([[0.0], [1.0]]), [0, 1]))
+    for key, developers in (("named", ["ann-analyst", "sam-submitter"]), ("unnamed", [])):
+        registry.model_version_register(
+            actor=pipeline, model=ModelFactory(use_case=use_case, key=key), developers=developers,
+            artifact=ContentFile(artifact, name="model.skops"), framework="scikit-learn", intended_use="Tests.")
+
+    text = flat(pdf_text(generate(submitter, "model_inventory")))
+
+    developer_rows = re.findall(r"Developers (.+?) Validators", text)
+    assert developer_rows == [
+        "Dee Developer (dee-developer)",  # credit-scoring/model-11-logistic
+        "Ann Analyst (ann-analyst), Sam Submitter (sam-submitter)",  # credit-scoring/named
+        "registered by svc.credit-ci (svc.credit-ci); no developers recorded",  # credit-scoring/unnamed
+    ], text
+
+
 def test_regenerating_from_the_same_checkpoint_gives_the_same_bytes_after_the_registry_changed(
         complete_system, submitter, developer, use_case):
     version, _ = complete_system

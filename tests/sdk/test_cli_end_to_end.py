@@ -17,7 +17,7 @@ from apps.audit.actions import Action
 from apps.audit.models import AuditEntry
 from apps.registry.models import DatasetVersion, ModelVersion
 from docket import cli
-from tests.factories.accounts import TeamFactory, api_key_with_plaintext
+from tests.factories.accounts import TeamFactory, UserFactory, api_key_with_plaintext
 from tests.factories.registry import UseCaseFactory
 
 
@@ -113,6 +113,47 @@ def test_a_pipeline_registers_data_and_a_model_lists_them_and_fetches_them_back(
     assert DatasetVersion.objects.count() == 2 and ModelVersion.objects.count() == 1
     entry = AuditEntry.objects.filter(action=Action.REGISTRY_MODEL_VERSION_REGISTERED).get()
     assert (entry.actor_type, entry.actor_name) == ("service_account", "training-pipeline")
+
+
+def test_a_pipeline_names_the_developers_of_a_version_and_a_bad_name_exits_1(pipeline, training_files, capsys):
+    UserFactory(username="dee-developer", first_name="Dee", last_name="Developer")
+    run_json(capsys, "model", "create", "credit-scoring/default-lr", "--name", "Default logistic regression")
+    register = ("model", "register", "--model", "credit-scoring/default-lr", "--artifact",
+                str(training_files["model"]), "--framework", "scikit-learn", "--intended-use", "Scoring applicants.")
+
+    code, _, err = run(capsys, *register, "--developer", "dee-developer", "--developer", "svc.training-pipeline")
+    assert code == 1
+    assert "validation-failed" in err and "'svc.training-pipeline' is a service account; developers are people." in err
+    assert ModelVersion.objects.count() == 0
+
+    named = run_json(capsys, *register, "--developer", "dee-developer")
+    assert named["developers"] == [{"username": "dee-developer", "display_name": "Dee Developer"}]
+    assert AuditEntry.objects.get(action=Action.REGISTRY_MODEL_VERSION_REGISTERED).data["developers"] == [
+        "dee-developer"]
+    code, out, _ = run(capsys, "model", "get", "credit-scoring/default-lr@1")
+    assert code == 0 and "  developers Dee Developer (dee-developer)" in out
+
+    unnamed = run_json(capsys, *register)  # the pipeline's key names nobody: no developer is recorded
+    assert unnamed["number"] == 2 and unnamed["developers"] == []
+    code, out, _ = run(capsys, "model", "get", "credit-scoring/default-lr@2")
+    assert code == 0 and "  developers none recorded" in out
+
+
+def test_the_client_refuses_a_single_username_as_text_before_sending_anything(tmp_path):
+    import httpx
+
+    from docket.client import DocketClient
+
+    artifact = tmp_path / "model.skops"
+    artifact.write_bytes(b"not sent")
+
+    def nothing_may_be_sent(request):
+        raise AssertionError(f"sent {request.method} {request.url}")
+
+    client = DocketClient("http://docket.test", "dkt_key", transport=httpx.MockTransport(nothing_may_be_sent))
+    with pytest.raises(ValueError, match="developers is a list of usernames, not the text 'dee-developer'"):
+        client.register_model_version("credit-scoring", "default-lr", artifact=artifact, framework="scikit-learn",
+                                      intended_use="Scoring applicants.", developers="dee-developer")
 
 
 def test_refusals_exit_1_and_print_the_servers_reason(pipeline, tmp_path, capsys):

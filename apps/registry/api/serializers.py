@@ -141,6 +141,13 @@ class ClaimedMetricOut(serializers.Serializer):
     threshold_note = serializers.CharField()
 
 
+class DeveloperOut(serializers.Serializer):
+    """A person who developed a model version (a link row; its `user` is prefetched by the selector)."""
+
+    username = serializers.CharField(source="user.username")
+    display_name = serializers.CharField(source="user.display_name")
+
+
 class ModelVersionOut(serializers.Serializer):
     use_case = serializers.CharField(source="model.use_case.key")
     model = serializers.CharField(source="model.key")
@@ -162,6 +169,9 @@ class ModelVersionOut(serializers.Serializer):
     parent = serializers.SerializerMethodField()
     datasets = DatasetLinkOut(source="dataset_link_list", many=True)  # prefetched by the selector
     claimed_metrics = ClaimedMetricOut(source="claimed_metric_list", many=True)
+    developers = DeveloperOut(source="developer_link_list", many=True,
+                              help_text="The people who developed the version, as named at registration; "
+                                        "empty when a service account registered it without naming any.")
     registered_by = serializers.SerializerMethodField()
     registered_at = serializers.DateTimeField()
 
@@ -212,6 +222,12 @@ class ModelVersionRegisterIn(StrictInputSerializer):
     limitations = serializers.CharField(required=False, allow_blank=True, default="")
     parent = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None,
                                       help_text="Number of the earlier version this one corrects or supersedes.")
+    developers = JSONValueField(
+        kind=list, required=False, default=list,
+        help_text="JSON array of the usernames of the people who developed the version (at most 50, active "
+                  "people, not service accounts). Omitted or empty: the caller when the caller is a person; "
+                  "nobody when a service account registers.",
+    )
 
     def validate_datasets(self, value):
         return self._validate_items(value, DatasetLinkIn)

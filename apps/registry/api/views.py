@@ -355,6 +355,7 @@ class ModelVersionCollectionView(StreamedUploadMixin, RegistryView):
             out_of_scope_uses=data["out_of_scope_uses"],
             limitations=data["limitations"],
             parent=parent,
+            developers=data["developers"],
         )
         version = access.model_version(request, use_case, model, version.number)
         return self.created(s.ModelVersionOut(version).data,

@@ -1,5 +1,5 @@
 """Building blocks several documents share: datasheets, check results, fairness tables and chart,
-findings, risk acceptances and signatures, the cover."""
+findings, risk acceptances and signatures, the cover, who developed a model version."""
 
 from __future__ import annotations
 
@@ -23,6 +23,15 @@ def as_text(value) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
     return "" if value is None else str(value)
+
+
+def developers_text(version: dict) -> str:
+    """Who developed a model version (its `model_version_facts`, or an inventory entry): the developers
+    named at registration; when none were, who registered it, saying that no developers are recorded
+    (a service account's registration is not a person's development)."""
+    if version["developers"]:
+        return ", ".join(version["developers"])
+    return f"registered by {version['registered_by']}; no developers recorded"
 
 
 def datasheet(dataset: dict, *, level: int = 2) -> list:

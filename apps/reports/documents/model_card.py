@@ -34,7 +34,7 @@ def story(facts: dict) -> list:
     ])
     story.append(heading("Model details"))
     story.append(key_values([
-        ("Developer", version["registered_by"]),
+        ("Developers", blocks.developers_text(version)),
         ("Date", version["registered_at"]),
         ("Version", f"{version['number']}" + (f" (corrects v{version['parent']})" if version["parent"] else "")),
         ("Type", f"{version['framework']} {version['framework_version']} ({version['artifact_format']})".strip()),

@@ -49,7 +49,7 @@ class Command(BaseCommand):
             teams = self._teams(users)
             use_cases = self._use_cases(users, teams)
             datasets = self._datasets(teams)
-            self._credit_model(use_cases["credit-scoring"], datasets)
+            self._credit_model(use_cases["credit-scoring"], datasets, developers=[users["submitter"]])
             self._credit_review(users, use_cases["credit-scoring"])
         except ApplicationError as exc:
             raise CommandError(f"Seeding the demo failed: {exc}") from exc
@@ -246,7 +246,8 @@ class Command(BaseCommand):
 
     # --- the credit model ---------------------------------------------------------------------------
 
-    def _credit_model(self, use_case: UseCase, datasets: dict[str, DatasetVersion]) -> None:
+    def _credit_model(self, use_case: UseCase, datasets: dict[str, DatasetVersion], *,
+                      developers: list[User]) -> None:
         import sklearn
         import skops.io
 
@@ -284,6 +285,7 @@ class Command(BaseCommand):
                 registry.MetricClaim(name=name, value=value, dataset_version=test_version, higher_is_better=True)
                 for name, value in metrics.items()
             ],
+            developers=[developer.username for developer in developers],
         )
         self.created.append(f"model version:{version}")
         # A staging deployment, so /lineage/ shows data -> model version -> deployment in the demo.
