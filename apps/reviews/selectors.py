@@ -84,7 +84,8 @@ def review_cases_awaiting_action_by(user) -> QuerySet[ReviewCase]:
     """Cases whose next signature `user` may give, as the services decide it: awaiting validation and
     they are a validator who has not validated it yet, or awaiting approval and they are an approver
     who neither validated nor approved it; always on a use case they may review, and never a case they
-    submitted or whose version they registered (separation of duties). Auditors act on nothing."""
+    submitted or whose version they registered or developed (separation of duties). Auditors act on
+    nothing."""
     from django.db.models import Exists, Q
 
     from apps.accounts.roles import Role
@@ -104,7 +105,8 @@ def review_cases_awaiting_action_by(user) -> QuerySet[ReviewCase]:
     if str(Role.APPROVER) in roles:
         waiting |= Q(status=ReviewStatus.AWAITING_APPROVAL) & ~Q(
             Exists(signed_by_me.filter(meaning__in=[SignatureMeaning.VALIDATED, SignatureMeaning.APPROVED])))
-    cases = ReviewCase.objects.filter(waiting).exclude(submitted_by=user).exclude(model_version__registered_by=user)
+    cases = (ReviewCase.objects.filter(waiting).exclude(submitted_by=user).exclude(model_version__registered_by=user)
+             .exclude(model_version__developer_links__user=user))
     return _within(cases, "model_version__model__use_case", reviewable_use_case_ids(user))
 
 
@@ -180,11 +182,18 @@ def queue_use_case_keys(*, fetched_by, use_case_ids: list[int] | None = ...) -> 
 
 
 def review_case_for_page(*, fetched_by, pk: int) -> ReviewCase | None:
-    """The case `fetched_by` may see with its version, model, use case, policy and submitter; None when
-    it does not exist or is not visible (the page answers 404 for both)."""
+    """The case `fetched_by` may see with its version, model, use case, policy and submitter, and
+    `developed_by_fetched_by` (whether they are one of the version's developers); None when it does not
+    exist or is not visible (the page answers 404 for both)."""
+    from django.db.models import Exists
+
+    from apps.registry.models import ModelVersionDeveloper
+
     return (
         review_cases_visible_to(fetched_by)
         .prefetch_related(None)
+        .annotate(developed_by_fetched_by=Exists(ModelVersionDeveloper.objects.filter(
+            model_version=OuterRef("model_version"), user_id=getattr(fetched_by, "pk", None))))
         .select_related("model_version__registered_by", "previous_case")
         .filter(pk=pk)
         .first()

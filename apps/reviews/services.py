@@ -706,14 +706,16 @@ def _model_check(result: CheckResult, case: ReviewCase, section: dict) -> CheckO
 
 def _require_reviewer(actor, case: ReviewCase, *, roles: Sequence[Role], doing: str) -> None:
     """A person holding one of `roles` and review permission on the case's use case, who neither
-    submitted nor registered the version under review."""
+    submitted, registered nor developed the version under review."""
     _require_person(actor, doing=doing)
     if not any(actor.has_role(role) for role in roles):
         raise PermissionDenied(f"Only a {' or '.join(str(role) for role in roles)} may {doing}.")
     use_case = case.model_version.model.use_case
     if not can_review_use_case(actor, use_case):
         raise PermissionDenied(f"You may not {doing}: it needs permission to review use case '{use_case.key}'.")
-    if actor.pk in (case.submitted_by_id, case.model_version.registered_by_id):
+    version = case.model_version
+    if (actor.pk in (case.submitted_by_id, version.registered_by_id)
+            or version.developer_links.filter(user_id=actor.pk).exists()):
         raise PermissionDenied(f"Separation of duties: the submitter or developer of {case.model_version} cannot "
                                f"{doing}.")
 

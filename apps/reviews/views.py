@@ -73,6 +73,7 @@ def case_actions(user, case, *, roles: set[str], signers: dict[str, set[int]]) -
     reviewer = (
         person
         and user.pk not in (case.submitted_by_id, case.model_version.registered_by_id)
+        and not case.developed_by_fetched_by  # annotated by selectors.review_case_for_page
         and can_review_use_case(user, case.model_version.model.use_case)
     )
     if not reviewer:

@@ -231,6 +231,36 @@ def test_the_submitter_and_the_developer_cannot_validate_their_own_version(
     assert Decision.objects.count() == 0 and audit_count() == before
 
 
+def test_a_named_developer_cannot_validate_a_version_registered_by_someone_else(use_case, submitter, validator,
+                                                                                 audit_count):
+    """SR 11-7: validation is independent of development. A pipeline registered the version naming the
+    validator among its developers: the validator may not validate it, and it is not in their queue,
+    while another validator may and has it there."""
+    from apps.accounts.roles import Role
+    from apps.registry.models import ModelVersionDeveloper, evidence_window
+    from apps.reviews.selectors import review_cases_awaiting_action_by
+    from tests.factories.accounts import UserFactory
+    from tests.factories.registry import ModelFactory, ModelVersionFactory
+
+    from .conftest import _reviewer
+
+    pipeline = UserFactory(username="svc.ci", kind="service")
+    version = ModelVersionFactory(model=ModelFactory(use_case=use_case), registered_by=pipeline)
+    with evidence_window(version):
+        ModelVersionDeveloper(model_version=version, user=validator).save()
+    case = finish_checks(services.review_open(actor=submitter, model_version=version, environment="production"))
+    independent = _reviewer("ivan-independent", Role.VALIDATOR, use_case)
+
+    assert case not in review_cases_awaiting_action_by(validator)
+    assert case in review_cases_awaiting_action_by(independent)
+    before = audit_count()
+    with pytest.raises(PermissionDenied, match="Separation of duties: the submitter or developer"):
+        services.review_validate(actor=validator, case=case, password=PASSWORD)
+    assert Decision.objects.count() == 0 and audit_count() == before
+    services.review_validate(actor=independent, case=case, password=PASSWORD)
+    assert Decision.objects.get().signer == independent
+
+
 def test_a_validator_without_review_permission_on_the_use_case_is_refused(case_awaiting_validation, audit_count):
     from apps.accounts.roles import Role
     from tests.factories.accounts import UserFactory

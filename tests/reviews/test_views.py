@@ -195,6 +195,17 @@ def test_auditor_and_developer_see_no_action_forms(client, auditor, developer, c
         assert forms_on(client.get(case_url(case_awaiting_validation))) == set()
 
 
+def test_validator_named_as_a_developer_of_the_version_sees_no_action_forms(client, use_case, submitter, validator):
+    from apps.registry.models import ModelVersionDeveloper, evidence_window
+
+    version = ModelVersionFactory(model=ModelFactory(use_case=use_case), registered_by=submitter)
+    with evidence_window(version):
+        ModelVersionDeveloper(model_version=version, user=validator).save()
+    case = finish_checks(services.review_open(actor=submitter, model_version=version, environment="production"))
+    client.force_login(validator)
+    assert forms_on(client.get(case_url(case))) == set()
+
+
 def test_validator_who_validated_sees_no_approve_form_even_holding_the_approver_role(
         client, validator_and_approver, case_awaiting_validation):
     services.review_validate(actor=validator_and_approver, case=case_awaiting_validation, password=PASSWORD)
