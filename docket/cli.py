@@ -58,6 +58,14 @@ def dataset_reference(value: str) -> tuple[str, int | None]:
     return key, int(number) if number else None
 
 
+def dataset_version_reference(value: str) -> tuple[str, int]:
+    """"loans@2" -> (dataset key, version)."""
+    key, _, number = value.partition("@")
+    if not key or not number.isdigit() or int(number) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: write a dataset version as <dataset key>@<version>, e.g. loans@2")
+    return key, int(number)
+
+
 def dataset_link(value: str) -> tuple[str, str, int]:
     """"train=loans@1" -> (role, dataset key, version)."""
     role, equals, reference = value.partition("=")
@@ -135,6 +143,7 @@ def _describe_dataset_version(version: dict) -> str:
         f"  schema     {columns}",
         f"  file       {version['file_format'] or 'none stored'}",
         f"  registered {version['registered_at']} by {version['registered_by'] or 'Docket'}",
+        *(f"  derived from {source['dataset']}@{source['version']}" for source in version.get("derived_from", [])),
     ])
 
 
@@ -288,7 +297,8 @@ def cmd_dataset_register(args, client_factory):
         "retention_until": args.retention_until,
         "datasheet": dict(args.datasheet) if args.datasheet else None,
     }
-    version = client_factory().register_dataset_version(args.key, file=args.file, **facts)
+    version = client_factory().register_dataset_version(args.key, file=args.file, derived_from=args.derived_from,
+                                                        **facts)
     return version, "Registered " + _describe_dataset_version(version)
 
 
@@ -719,6 +729,8 @@ def build_parser() -> argparse.ArgumentParser:
     registered.add_argument("--legal-basis", help="GDPR Art. 6(1) letter, a-f")
     registered.add_argument("--retention-until", help="YYYY-MM-DD")
     registered.add_argument("--datasheet", action="append", type=key_value, metavar="FIELD=TEXT")
+    registered.add_argument("--derived-from", action="append", type=dataset_version_reference, metavar="KEY@N",
+                            help="a dataset version this one was derived from (repeatable, at most 50)")
 
     deployment = commands.add_parser("deployment", help="deployments").add_subparsers(dest="action", required=True)
     recorded = command(deployment, "record", cmd_deployment_record, "record that a version now runs somewhere")

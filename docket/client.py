@@ -291,10 +291,19 @@ class DocketClient:
     def get_dataset_version(self, key: str, number: int) -> dict:
         return self.request("GET", f"/datasets/{key}/versions/{number}/")
 
-    def register_dataset_version(self, key: str, *, file: str | os.PathLike | None = None, **facts: Any) -> dict:
+    def register_dataset_version(self, key: str, *, file: str | os.PathLike | None = None,
+                                 derived_from: Iterable[tuple[str, int]] | None = None, **facts: Any) -> dict:
         """Registers the next version of a dataset: from a CSV/Parquet `file` (hashed locally and
-        uploaded), or from declared facts alone (content_sha256, row_count, schema, ...)."""
+        uploaded), or from declared facts alone (content_sha256, row_count, schema, ...).
+
+        `derived_from` names the dataset versions this one was derived from, as (dataset key, version
+        number) pairs: at most 50, each once, each one the caller may see."""
         facts = {name: value for name, value in facts.items() if value is not None}
+        if derived_from is not None:
+            if isinstance(derived_from, str):
+                raise ValueError(f"derived_from is a list of (dataset key, version) pairs, not the text {derived_from!r}.")
+            facts["derived_from"] = [{"dataset": source_key, "version": int(number)}
+                                     for source_key, number in derived_from]
         if file is None:
             return self.request("POST", f"/datasets/{key}/versions/", json=facts)
         form = {name: json.dumps(value) if isinstance(value, (dict, list, tuple, bool)) else str(value)

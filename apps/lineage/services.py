@@ -150,10 +150,15 @@ def _end(edges, *, at: dt.datetime, reason: str) -> list[Edge]:
 # --- hooks called by the registry, reviews and gate services, in their transaction ------------------
 
 
-def edges_for_dataset_version(*, dataset_version: DatasetVersion) -> Node:
-    """The node of a newly registered dataset version. Docket dataset versions name no source version,
-    so no derived_from edge comes from registration (OpenLineage runs state those)."""
-    return node_for_dataset_version(dataset_version)
+def edges_for_dataset_version(*, dataset_version: DatasetVersion, at: dt.datetime | None = None) -> list[Edge]:
+    """The node of a newly registered dataset version and a derived_from edge from each source version
+    named at its registration, true from the registration."""
+    at = at or dataset_version.registered_at
+    target = node_for_dataset_version(dataset_version)
+    return [
+        _add_edge(node_for_dataset_version(link.source), target, EdgeKind.DERIVED_FROM, valid_from=at)
+        for link in dataset_version.source_links.select_related("source__dataset")
+    ]
 
 
 def edges_for_model_version(*, model_version: ModelVersion, at: dt.datetime | None = None) -> list[Edge]:

@@ -2,9 +2,9 @@
 dataset versions and deployments.
 
 Registered evidence (classification decisions, model versions with their dataset links, developers
-and claimed metrics, dataset versions) is immutable: the models below refuse changes on every path
-Django offers (`save()`, `delete()`, queryset `update()`/`delete()`/`bulk_*`). Rows are written by
-`apps.registry.services` only.
+and claimed metrics, dataset versions with their sources) is immutable: the models below refuse changes
+on every path Django offers (`save()`, `delete()`, queryset `update()`/`delete()`/`bulk_*`). Rows are
+written by `apps.registry.services` only.
 """
 
 from __future__ import annotations
@@ -219,19 +219,20 @@ class ImmutableAfterInsertMixin:
             )
 
 
-# Model versions whose evidence rows (dataset links, developers, claimed metrics) may be inserted right
-# now: only `model_version_register` opens this window, for the version it has just created, in its
-# transaction.
-_evidence_window: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
+# Registrations whose evidence rows may be inserted right now, as (model label, pk): a model version's
+# dataset links, developers and claimed metrics, a dataset version's sources. Only
+# `model_version_register` and `dataset_version_register` open this window, for the version each has just
+# created, in its transaction.
+_evidence_window: contextvars.ContextVar[frozenset[tuple[str, int]]] = contextvars.ContextVar(
     "registry_evidence_window", default=frozenset()
 )
 
 
 @contextlib.contextmanager
-def evidence_window(model_version: ModelVersion) -> Iterator[None]:
-    """Allows dataset links, developers and claimed metrics to be inserted for `model_version` inside the
-    block."""
-    token = _evidence_window.set(_evidence_window.get() | {model_version.pk})
+def evidence_window(version: ModelVersion | DatasetVersion) -> Iterator[None]:
+    """Allows the registration evidence of `version` (a model version's dataset links, developers and
+    claimed metrics; a dataset version's sources) to be inserted inside the block."""
+    token = _evidence_window.set(_evidence_window.get() | {(version._meta.label, version.pk)})
     try:
         yield
     finally:
@@ -239,7 +240,14 @@ def evidence_window(model_version: ModelVersion) -> Iterator[None]:
 
 
 class RegistrationEvidence(ImmutableAfterInsertMixin, models.Model):
-    """A row that is part of a model version's registration: inserted with it, never changed after."""
+    """A row that is part of a version's registration: inserted with it, never changed after.
+
+    `REGISTERED_WITH` names the foreign key to the version being registered, `REGISTERING_SERVICE` the
+    service that opens its evidence window.
+    """
+
+    REGISTERED_WITH = "model_version"
+    REGISTERING_SERVICE = "model_version_register"
 
     objects = ImmutableQuerySet.as_manager()
 
@@ -247,14 +255,15 @@ class RegistrationEvidence(ImmutableAfterInsertMixin, models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
+        owner = self._meta.get_field(self.REGISTERED_WITH).related_model._meta
         if not self._state.adding:
             raise ImmutableRecord(
-                f"{self._meta.verbose_name} rows are part of a registered model version and cannot change."
+                f"{self._meta.verbose_name} rows are part of a registered {owner.verbose_name} and cannot change."
             )
-        if self.model_version_id not in _evidence_window.get():
+        if (owner.label, getattr(self, f"{self.REGISTERED_WITH}_id")) not in _evidence_window.get():
             raise ImmutableRecord(
-                f"A {self._meta.verbose_name} can only be recorded while its model version is being registered "
-                "(model_version_register); register a new version to add evidence."
+                f"A {self._meta.verbose_name} can only be recorded while its {owner.verbose_name} is being "
+                f"registered ({self.REGISTERING_SERVICE}); register a new version to add evidence."
             )
         kwargs["force_insert"] = True
         super().save(*args, **kwargs)
@@ -591,6 +600,12 @@ class DatasetVersion(ImmutableAfterInsertMixin, models.Model):
     uses = models.TextField(blank=True)
     distribution = models.TextField(blank=True)
     maintenance = models.TextField(blank=True)
+    # Through registration-evidence rows, so that sources are named at registration only.
+    derived_from = models.ManyToManyField(
+        "self", through="DatasetVersionSource", through_fields=("dataset_version", "source"), symmetrical=False,
+        related_name="derivatives",
+        help_text="The dataset versions this one was derived from, as named at registration.",
+    )
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -621,6 +636,29 @@ class DatasetVersion(ImmutableAfterInsertMixin, models.Model):
 
     def datasheet(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in DATASHEET_FIELDS}
+
+
+class DatasetVersionSource(RegistrationEvidence):
+    """A dataset version named at registration as one that a dataset version was derived from."""
+
+    REGISTERED_WITH = "dataset_version"
+    REGISTERING_SERVICE = "dataset_version_register"
+
+    dataset_version = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="source_links")
+    source = models.ForeignKey(DatasetVersion, on_delete=models.PROTECT, related_name="derived_links")
+
+    class Meta:
+        # pk: the order in which the registration named them.
+        ordering = ["dataset_version", "pk"]
+        verbose_name = "dataset version source"
+        constraints = [
+            models.UniqueConstraint(fields=["dataset_version", "source"], name="registry_dataset_version_source"),
+            models.CheckConstraint(condition=~models.Q(dataset_version=models.F("source")),
+                                   name="registry_dataset_version_source_not_itself"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_version_id} derived from {self.source_id}"
 
 
 # --- deployments ------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from .models import (
     ClassificationDecision,
     Dataset,
     DatasetVersion,
+    DatasetVersionSource,
     Deployment,
     Model,
     ModelVersion,
@@ -164,9 +165,23 @@ def dataset_get(*, fetched_by, key: str) -> Dataset:
 
 
 def dataset_version_list(*, fetched_by, dataset: Dataset | None = None) -> QuerySet[DatasetVersion]:
-    """The versions of the datasets `fetched_by` may see."""
-    queryset = DatasetVersion.objects.select_related("dataset__owner_team", "registered_by").filter(
-        dataset__in=dataset_list(fetched_by=fetched_by)
+    """The versions of the datasets `fetched_by` may see, with the sources each was derived from that
+    `fetched_by` may also see prefetched as `source_link_list` (each link's `source` and its dataset, in
+    the order the registration named them). A source of a dataset the caller may not see is left out."""
+    visible = dataset_list(fetched_by=fetched_by)
+    queryset = (
+        DatasetVersion.objects.select_related("dataset__owner_team", "registered_by")
+        .filter(dataset__in=visible)
+        .prefetch_related(
+            Prefetch(
+                "source_links",
+                queryset=DatasetVersionSource.objects.filter(source__dataset__in=visible)
+                .select_related("source__dataset")
+                .only("dataset_version", "source__number", "source__content_sha256", "source__dataset__key")
+                .order_by("dataset_version_id", "pk"),
+                to_attr="source_link_list",
+            )
+        )
     )
     if dataset is not None:
         queryset = queryset.filter(dataset=dataset)

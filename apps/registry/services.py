@@ -39,7 +39,7 @@ from apps.common.errors import (
 from apps.common.hashing import normalise_sha256, sha256_of_file
 from apps.lineage import services as lineage_services
 
-from . import permissions
+from . import permissions, selectors
 from .artifacts import inspect_artifact, inspect_dataset_file, safe_file_name
 from .models import (
     ART5_PRACTICES,
@@ -56,6 +56,7 @@ from .models import (
     Dataset,
     DatasetRole,
     DatasetVersion,
+    DatasetVersionSource,
     Deployment,
     DeploymentStatus,
     LegalBasis,
@@ -76,6 +77,7 @@ SCP_LIKE_REPOSITORY = re.compile(r"^[\w.-]+@[\w.-]+:[\w./~-]+$")
 OWNER_TEAM_USE_CASE_PERMISSIONS = ("view_usecase", "submit_to_usecase")
 MAX_FUTURE_DEPLOYMENT_SKEW = dt.timedelta(minutes=5)
 MAX_DEVELOPERS = 50
+MAX_DATASET_SOURCES = 50
 
 
 # --- inputs -----------------------------------------------------------------------------------------
@@ -1007,10 +1009,16 @@ def dataset_version_register(
     legal_basis: str = "",
     retention_until: dt.date | None = None,
     datasheet: Mapping[str, str] | None = None,
+    derived_from: Sequence[DatasetVersion] = (),
 ) -> DatasetVersion:
     """Registers the next version of `dataset`. With a file (CSV or Parquet), Docket computes the
     SHA-256 and reads schema and row count from it, and declared values must agree; without one, the
-    declared SHA-256, row count and schema are recorded as given."""
+    declared SHA-256, row count and schema are recorded as given.
+
+    `derived_from` names the dataset versions this one was derived from (at most 50, each once, each one
+    the actor may see, of this or any other dataset). They are stored with the version, cannot be added
+    later, and each becomes a `derived_from` lineage edge true from the registration.
+    """
     permissions.require_team_submitter(actor, dataset.owner_team, doing="register versions of this dataset")
     if file is not None and not isinstance(file, File):
         file = File(file)
@@ -1059,6 +1067,7 @@ def dataset_version_register(
         datasheet[name] = _clean_text(datasheet[name], field=f"datasheet.{name}", errors=errors)
     if file is None and declared_schema:
         _check_protected_attributes(protected, declared_schema, errors=errors)
+    sources = _clean_dataset_sources(derived_from, actor=actor, errors=errors)
     errors.raise_if_any("The dataset version was not registered")
 
     file_facts: dict = {}
@@ -1107,6 +1116,9 @@ def dataset_version_register(
             version.file.save(file_facts["stored_name"], file, save=False)
             saved.append(version.file.name)
         _insert_or_duplicate(version, message=f"Version {version.number} of {dataset} was registered concurrently.")
+        with evidence_window(version):
+            for source in sources:
+                DatasetVersionSource(dataset_version=version, source=source).save()
         lineage_services.edges_for_dataset_version(dataset_version=version)
         record(
             actor=actor,
@@ -1130,9 +1142,45 @@ def dataset_version_register(
                 "legal_basis": legal_basis or None,
                 "retention_until": retention_until,
                 "datasheet": {name: value for name, value in version.datasheet().items() if value},
+                "derived_from": [
+                    {"dataset": source.dataset.key, "version": source.number, "content_sha256": source.content_sha256}
+                    for source in sources
+                ],
             },
         )
     return version
+
+
+def _clean_dataset_sources(derived_from, *, actor, errors: FieldErrors) -> list[DatasetVersion]:
+    """The dataset versions named as sources, in the order given: each a registered dataset version the
+    actor may see (checked in one query), named once, at most MAX_DATASET_SOURCES."""
+    if derived_from is None:
+        derived_from = ()
+    if isinstance(derived_from, (str, bytes, Mapping)) or not isinstance(derived_from, Sequence):
+        errors.add("derived_from", f"derived_from must be a list of dataset versions (got {type(derived_from).__name__}).")
+        return []
+    if len(derived_from) > MAX_DATASET_SOURCES:
+        errors.add("derived_from", f"At most {MAX_DATASET_SOURCES} source dataset versions may be named "
+                                   f"(got {len(derived_from)}).")
+        return []
+    sources: list[DatasetVersion] = []
+    for position, source in enumerate(derived_from):
+        if not isinstance(source, DatasetVersion) or source.pk is None:
+            errors.add("derived_from", f"derived_from[{position}] must be a registered dataset version (got {source!r}).")
+        elif any(source.pk == seen.pk for seen in sources):
+            errors.add("derived_from", f"Dataset version {source} is named twice in derived_from.")
+        else:
+            sources.append(source)
+    if "derived_from" in errors or not sources:
+        return []
+    visible = set(selectors.dataset_version_list(fetched_by=actor).filter(pk__in=[source.pk for source in sources])
+                  .values_list("pk", flat=True))
+    for source in sources:
+        if source.pk not in visible:
+            named = (f"version {source.number} of dataset {source.dataset.key!r}" if source.dataset_id
+                     else f"dataset version id {source.pk}")
+            errors.add("derived_from", f"derived_from names {named}: no such dataset version that you may see.")
+    return [] if "derived_from" in errors else sources
 
 
 def _check_protected_attributes(protected: Sequence[str], schema: Sequence[Mapping], *, errors: FieldErrors) -> None:

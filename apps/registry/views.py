@@ -197,7 +197,8 @@ def model_version_detail(request, pk: int):
 @login_required
 def dataset_version_detail(request, pk: int):
     """A dataset version's registered facts (hash, schema, row count, data governance and datasheet,
-    lifecycle), the visible model versions that used it, its sibling versions and audit history."""
+    lifecycle), the visible dataset versions it was derived from, the visible model versions that used it,
+    its sibling versions and audit history."""
     user = request.user
     dataset_version = selectors.dataset_version_list(fetched_by=user).filter(pk=pk).first()
     if dataset_version is None:
@@ -206,8 +207,8 @@ def dataset_version_detail(request, pk: int):
         "dataset_version": dataset_version,
         "datasheet": _datasheet(dataset_version),
         "usage": list(selectors.dataset_version_usage(fetched_by=user, dataset_version=dataset_version)),
-        "siblings": list(
-            selectors.dataset_version_list(fetched_by=user, dataset=dataset_version.dataset)
+        "siblings": list(  # numbers and dates only: no sources
+            selectors.dataset_version_list(fetched_by=user, dataset=dataset_version.dataset).prefetch_related(None)
         ),
         "history": entries_about(subject_type="registry.datasetversion", subject_id=dataset_version.pk,
                                  limit=HISTORY_ENTRIES_SHOWN),

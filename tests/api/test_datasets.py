@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -10,6 +11,7 @@ from rest_framework.test import APIClient
 
 from apps.audit.actions import Action
 from apps.registry.models import DatasetVersion
+from tests.factories.registry import DatasetFactory, DatasetVersionFactory
 
 from .conftest import assert_problem, client_for, last_audit_entry, sha256
 
@@ -174,4 +176,65 @@ def test_retention_until_must_be_a_future_date(submitter, dataset, state):
     payload = {**DECLARED, "contains_personal_data": True, "legal_basis": "b", "retention_until": past}
     response = client_for(submitter).post("/api/v1/datasets/loans/versions/", payload, format="json")
     assert_problem(response, 400, "validation-failed", field="retention_until")
+    assert state() == before
+
+
+# --- derived_from -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sources(team, other_team):
+    """raw-applications v1 (the submitter's team) and hr-records v1 (another team's, not visible)."""
+    return (DatasetVersionFactory(dataset=DatasetFactory(key="raw-applications", owner_team=team), number=1),
+            DatasetVersionFactory(dataset=DatasetFactory(key="hr-records", owner_team=other_team), number=1))
+
+
+def test_a_version_derived_from_others_is_registered_201_and_lists_them(submitter, dataset, sources):
+    raw, _ = sources
+    client = client_for(submitter)
+    response = client.post("/api/v1/datasets/loans/versions/",
+                           {**DECLARED, "derived_from": [{"dataset": "raw-applications", "version": 1}]}, format="json")
+    assert response.status_code == 201, response.json()
+    expected = [{"dataset": "raw-applications", "version": 1, "content_sha256": raw.content_sha256}]
+    assert response.json()["derived_from"] == expected
+    assert client.get("/api/v1/datasets/loans/versions/1/").json()["derived_from"] == expected
+    assert client.get("/api/v1/datasets/loans/versions/").json()["results"][0]["derived_from"] == expected
+    assert client.get("/api/v1/datasets/raw-applications/versions/1/").json()["derived_from"] == []
+    assert last_audit_entry().data["derived_from"] == expected
+    assert list(DatasetVersion.objects.get(dataset=dataset).derived_from.all()) == [raw]
+
+
+def test_derived_from_sent_as_json_text_in_a_multipart_upload_is_accepted(submitter, dataset, sources):
+    response = client_for(submitter).post(
+        "/api/v1/datasets/loans/versions/",
+        {"file": SimpleUploadedFile("loans.csv", CSV, content_type="text/csv"), "content_sha256": sha256(CSV),
+         "derived_from": '[{"dataset": "raw-applications", "version": 1}]'},
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    assert [(s["dataset"], s["version"]) for s in response.json()["derived_from"]] == [("raw-applications", 1)]
+
+
+@pytest.mark.parametrize("derived_from, message", [
+    ([{"dataset": "raw-applications", "version": 9}], "no version 9 of dataset 'raw-applications' that you may see"),
+    ([{"dataset": "hr-records", "version": 1}], "no version 1 of dataset 'hr-records' that you may see"),
+    ([{"dataset": "raw-applications", "version": 1}] * 2, "is named twice in derived_from"),
+    ([{"dataset": "raw-applications", "version": 1}] * 51, "At most 50 source dataset versions"),
+    ({"dataset": "raw-applications", "version": 1}, "derived_from"),
+    ("raw-applications@1", "derived_from"),
+    (["raw-applications@1"], "derived_from"),
+    ([{"dataset": "raw-applications"}], "derived_from"),
+    ([{"dataset": "raw-applications", "version": 0}], "derived_from"),
+    ([{"dataset": "raw-applications", "version": 1, "role": "train"}], "derived_from"),
+])
+def test_bad_derived_from_is_refused_400_and_changes_nothing(submitter, dataset, sources, state, derived_from,
+                                                             message):
+    """Unknown version, another team's invisible dataset (worded like an unknown one), a duplicate, 51
+    sources, not a list, a "key@n" string instead of an object, a missing or non-positive version, an
+    unknown field."""
+    before = state()
+    response = client_for(submitter).post("/api/v1/datasets/loans/versions/",
+                                          {**DECLARED, "derived_from": derived_from}, format="json")
+    body = assert_problem(response, 400, "validation-failed", field="derived_from")
+    assert message in json.dumps(body), body
     assert state() == before

@@ -18,10 +18,11 @@ from .conftest import client_for
 
 
 def populate(team, dataset, rows: int) -> None:
-    """`rows` use cases, each with a model, a version linked to a dataset version and with two developers,
-    and a deployment."""
+    """`rows` use cases, each with a model, a version linked to a dataset version (derived from a version
+    of another dataset) and with two developers, and a deployment."""
     from apps.registry.models import (
         ClaimedMetric,
+        DatasetVersionSource,
         ModelVersionDataset,
         ModelVersionDeveloper,
         evidence_window,
@@ -31,6 +32,9 @@ def populate(team, dataset, rows: int) -> None:
         use_case = UseCaseFactory(owner_team=team)
         version = ModelVersionFactory(model=ModelFactory(use_case=use_case))
         dataset_version = DatasetVersionFactory(dataset=dataset)
+        with evidence_window(dataset_version):
+            source = DatasetVersionFactory(dataset=DatasetFactory(owner_team=team))
+            DatasetVersionSource(dataset_version=dataset_version, source=source).save()
         with evidence_window(version):
             ModelVersionDataset(model_version=version, dataset_version=dataset_version, role="train").save()
             ClaimedMetric(model_version=version, name="auc", value=0.8, dataset_version=dataset_version).save()
@@ -47,7 +51,7 @@ EXPECTED = {
     "/api/v1/models/": 4,
     "/api/v1/model-versions/": 7,
     "/api/v1/datasets/": 4,
-    "/api/v1/datasets/loans/versions/": 5,
+    "/api/v1/datasets/loans/versions/": 6,  # + the sources each version was derived from
     "/api/v1/deployments/": 4,
 }
 

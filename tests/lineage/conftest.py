@@ -52,13 +52,13 @@ def skops_bytes() -> bytes:
     return skops.io.dumps(LogisticRegression().fit(features, (features[:, 0] > 0).astype(int)))
 
 
-def register_dataset_version(*, key: str, team, actor=SYSTEM):
+def register_dataset_version(*, key: str, team, actor=SYSTEM, derived_from=()):
     from apps.registry.models import Dataset
 
     dataset = Dataset.objects.filter(key=key).first() or DatasetFactory(key=key, owner_team=team)
     return registry.dataset_version_register(
         actor=actor, dataset=dataset, content_sha256=uuid.uuid4().hex * 2, row_count=10, schema=SCHEMA,
-        contains_personal_data=True, legal_basis="b", retention_until=_in_a_year())
+        contains_personal_data=True, legal_basis="b", retention_until=_in_a_year(), derived_from=derived_from)
 
 
 def _in_a_year():

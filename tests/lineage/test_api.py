@@ -142,6 +142,20 @@ def test_downstream_of_a_dataset_by_key(deployed, submitter):
     assert [n["kind"] for n in response.json()["nodes"]] == ["model_version", "deployment"]
 
 
+def test_downstream_of_a_dataset_reaches_versions_registered_as_derived_from_it(team, other_team, submitter):
+    """A version registered in Docket as derived from `raw` is downstream of it; one in a dataset the caller
+    may not see is counted as hidden, never shown."""
+    raw = register_dataset_version(key="raw-applications", team=team)
+    mine = register_dataset_version(key="loans", team=team, derived_from=[raw])
+    register_dataset_version(key="hr-extract", team=other_team, derived_from=[raw])
+    response = client_for(submitter).get("/api/v1/lineage/downstream", {"dataset_version": raw.pk})
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert [(n["reference"], n["depth"]) for n in body["nodes"]] == [({"dataset_version": mine.pk}, 1)]
+    assert [e["kind"] for e in body["edges"]] == ["derived_from"]
+    assert body["hidden"] == {"total": 1, "by_depth": {"1": 1}}
+
+
 @pytest.mark.parametrize("params, field", [
     ({"deployment": 999999}, None),
     ({"node": "abc"}, "node"),

@@ -52,6 +52,32 @@ def test_registering_a_dataset_version_creates_its_node_without_a_derived_from_e
     assert not Edge.objects.exists()
 
 
+def test_registering_a_dataset_version_with_sources_writes_derived_from_from_each(team):
+    raw = register_dataset_version(key="raw-applications", team=team)
+    bureau = register_dataset_version(key="bureau-scores", team=team)
+    derived = register_dataset_version(key="loans", team=team, derived_from=[raw, bureau])
+    edges = edges_of(EdgeKind.DERIVED_FROM)
+    assert sorted((edge.source_node.label, edge.target_node.label) for edge in edges) == [
+        ("bureau-scores v1", "loans v1"), ("raw-applications v1", "loans v1")]
+    assert {edge.target_node.dataset_version for edge in edges} == {derived}
+    assert {(edge.valid_from, edge.valid_to, edge.event_id) for edge in edges} == {(derived.registered_at, None, None)}
+
+
+def test_downstream_of_a_source_reaches_the_derived_version_and_the_models_trained_on_it(team, model,
+                                                                                         register_version):
+    """The privacy question: which datasets (and models) were derived from this personal-data version?"""
+    personal = register_dataset_version(key="raw-applications", team=team)
+    derived = register_dataset_version(key="loans", team=team, derived_from=[personal])
+    version = register_version(model, train=[derived])
+    graph = selectors.lineage(fetched_by=SYSTEM, reference={"dataset_version": personal.pk}, direction="down")
+    assert [(node["reference"], node["depth"]) for node in graph.nodes] == [
+        ({"dataset_version": derived.pk}, 1), ({"model_version": version.pk}, 2)]
+    assert [edge["kind"] for edge in graph.edges] == ["derived_from", "trained_on"]
+    before = selectors.lineage(fetched_by=SYSTEM, reference={"dataset_version": personal.pk}, direction="down",
+                               as_of=derived.registered_at - dt.timedelta(seconds=1))
+    assert before.nodes == []
+
+
 def test_a_deployment_is_deployed_as_until_retired_by_the_next_one(team, model, register_version):
     first, second = register_version(model), register_version(model)
     d1 = registry.deployment_record(actor=SYSTEM, model_version=first, environment="production")

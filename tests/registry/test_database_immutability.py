@@ -69,6 +69,20 @@ def test_a_model_versions_developers_cannot_be_rewritten_or_removed_in_sql():
     assert list(version.developers.all()) == [developer]
 
 
+def test_a_dataset_versions_sources_cannot_be_rewritten_or_removed_in_sql():
+    from apps.registry.models import DatasetVersionSource, evidence_window
+
+    version, source, someone_else = DatasetVersionFactory(), DatasetVersionFactory(), DatasetVersionFactory()
+    with evidence_window(version):
+        link = DatasetVersionSource(dataset_version=version, source=source)
+        link.save()
+    assert "UPDATE on registry_datasetversionsource is refused" in refused(
+        "UPDATE registry_datasetversionsource SET source_id = %s WHERE id = %s", [someone_else.pk, link.pk])
+    assert "DELETE on registry_datasetversionsource is refused" in refused(
+        "DELETE FROM registry_datasetversionsource WHERE id = %s", [link.pk])
+    assert list(version.derived_from.all()) == [source]
+
+
 def test_replica_mode_does_not_skip_the_trigger():
     version = ModelVersionFactory()
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:

@@ -11,6 +11,7 @@ from apps.common.errors import ImmutableRecord
 from apps.registry.models import (
     AnnexIIIPoint,
     ClaimedMetric,
+    DatasetVersionSource,
     ModelVersion,
     ModelVersionDataset,
     ModelVersionDeveloper,
@@ -165,6 +166,64 @@ def test_the_evidence_window_admits_rows_only_for_the_version_it_was_opened_for(
         ClaimedMetric.objects.create(model_version=registered, name="auc", value=0.8,
                                      dataset_version=registered.dataset_links.get().dataset_version)
     assert registered.claimed_metrics.count() == 1
+
+
+@pytest.fixture
+def derived(submitter, team):
+    """A dataset version registered through the service as derived from one source version."""
+    from apps.registry import services
+    from tests.factories.registry import DatasetFactory
+
+    source = DatasetVersionFactory(dataset=DatasetFactory(key="raw", owner_team=team))
+    version = services.dataset_version_register(
+        actor=submitter, dataset=DatasetFactory(key="clean", owner_team=team), content_sha256="c" * 64,
+        row_count=3, schema=[{"name": "age", "type": "integer"}], derived_from=[source])
+    return version, source
+
+
+def test_dataset_version_sources_cannot_be_changed_removed_or_added_after_registration(derived):
+    version, source = derived
+    link = version.source_links.get()
+    other = DatasetVersionFactory(dataset=source.dataset)
+    link.source = other
+    with pytest.raises(ImmutableRecord, match="part of a registered dataset version and cannot change"):
+        link.save()
+    with pytest.raises(ImmutableRecord):
+        link.delete()
+    with pytest.raises(ImmutableRecord):
+        DatasetVersionSource.objects.filter(pk=link.pk).update(source=other)
+    with pytest.raises(ImmutableRecord):
+        DatasetVersionSource.objects.filter(pk=link.pk).delete()
+    with pytest.raises(ImmutableRecord, match="only be recorded while its dataset version is being registered "
+                                              r"\(dataset_version_register\)"):
+        DatasetVersionSource.objects.create(dataset_version=version, source=other)
+    # The many-to-many manager's paths, each in its own savepoint.
+    with pytest.raises(ImmutableRecord), transaction.atomic():
+        version.derived_from.add(other)
+    with pytest.raises(ImmutableRecord), transaction.atomic():
+        version.derived_from.remove(source)
+    with pytest.raises(ImmutableRecord), transaction.atomic():
+        version.derived_from.set([other])
+    with pytest.raises(ImmutableRecord), transaction.atomic():
+        version.derived_from.clear()
+    assert list(version.derived_from.all()) == [source]
+
+
+def test_a_model_versions_evidence_window_does_not_admit_dataset_version_sources(derived, registered):
+    version, source = derived
+    other = DatasetVersionFactory(dataset=source.dataset)
+    # A model version and a dataset version may share a primary key; the window is per kind of version.
+    with evidence_window(registered), pytest.raises(ImmutableRecord):
+        DatasetVersionSource(dataset_version_id=registered.pk, source=other).save()
+    assert version.source_links.count() == 1
+
+
+def test_a_dataset_version_cannot_derive_from_itself_or_name_a_source_twice_in_the_database(derived):
+    version, source = derived
+    with pytest.raises(IntegrityError), transaction.atomic(), evidence_window(version):
+        DatasetVersionSource(dataset_version=version, source=source).save()
+    with pytest.raises(IntegrityError), transaction.atomic(), evidence_window(version):
+        DatasetVersionSource(dataset_version=version, source=version).save()
 
 
 def test_use_cases_models_and_datasets_refuse_deletion():

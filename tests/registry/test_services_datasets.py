@@ -21,10 +21,17 @@ from apps.common.errors import (
     RefusedFileFormat,
     ValidationFailed,
 )
+from apps.lineage.models import Edge, EdgeKind
 from apps.registry import services
-from apps.registry.models import Dataset, DatasetVersion
+from apps.registry.models import (
+    Dataset,
+    DatasetVersion,
+    DatasetVersionSource,
+    ModelVersionDataset,
+    evidence_window,
+)
 from tests.factories.accounts import ServiceAccountFactory, TeamFactory
-from tests.factories.registry import DatasetFactory
+from tests.factories.registry import DatasetFactory, DatasetVersionFactory, ModelVersionFactory
 
 from .conftest import upload
 
@@ -314,3 +321,94 @@ def test_lifecycle_change_refuses_unknown_states_missing_reasons_and_outsiders(s
                                                       reason="x")
     version.refresh_from_db()
     assert version.lifecycle_state == "active" and audit_count() == before
+
+
+# --- derived_from: the dataset versions a version was derived from ------------------------------------
+
+
+def register_declared(actor, dataset, **kwargs) -> DatasetVersion:
+    return services.dataset_version_register(actor=actor, dataset=dataset, **DECLARED, **kwargs)
+
+
+def test_sources_are_stored_in_order_with_a_derived_from_edge_each_and_audited(submitter, dataset, team):
+    raw = register_declared(submitter, DatasetFactory(key="raw-applications", owner_team=team))
+    bureau = register_declared(submitter, DatasetFactory(key="bureau-scores", owner_team=team))
+    derived = register_declared(submitter, dataset, derived_from=[raw, bureau])
+
+    assert [link.source for link in derived.source_links.order_by("pk")] == [raw, bureau]
+    assert set(raw.derivatives.all()) == {derived}
+    edges = Edge.objects.filter(kind=EdgeKind.DERIVED_FROM).select_related("source_node", "target_node")
+    assert {(edge.source_node.dataset_version, edge.target_node.dataset_version) for edge in edges} == {
+        (raw, derived), (bureau, derived)}
+    assert {edge.valid_from for edge in edges} == {derived.registered_at}
+    assert all(edge.valid_to is None for edge in edges)
+    entry = last_entry()
+    assert (entry.action, entry.subject_id) == (Action.REGISTRY_DATASET_VERSION_REGISTERED, str(derived.pk))
+    assert entry.data["derived_from"] == [
+        {"dataset": "raw-applications", "version": 1, "content_sha256": raw.content_sha256},
+        {"dataset": "bureau-scores", "version": 1, "content_sha256": bureau.content_sha256},
+    ]
+
+
+def test_a_version_may_derive_from_an_earlier_version_of_its_own_dataset(submitter, dataset):
+    first = register_declared(submitter, dataset)
+    second = register_declared(submitter, dataset, derived_from=[first])
+    assert list(second.derived_from.all()) == [first]
+    assert last_entry().data["derived_from"][0]["version"] == 1
+
+
+def test_without_sources_the_version_derives_from_nothing_and_the_audit_says_so(submitter, dataset):
+    version = register_declared(submitter, dataset)
+    assert not version.derived_from.exists()
+    assert last_entry().data["derived_from"] == []
+
+
+def test_a_visible_version_of_another_teams_dataset_may_be_a_source(submitter, dataset, other_team, model):
+    """Another team's dataset is visible to the submitter once a model version of their use case used it."""
+    shared = DatasetVersionFactory(dataset=DatasetFactory(key="shared-bureau", owner_team=other_team))
+    user_of_it = ModelVersionFactory(model=model)
+    with evidence_window(user_of_it):
+        ModelVersionDataset(model_version=user_of_it, dataset_version=shared, role="train").save()
+    derived = register_declared(submitter, dataset, derived_from=[shared])
+    assert list(derived.derived_from.all()) == [shared]
+
+
+def test_dataset_version_register_refuses_bad_sources_and_changes_nothing(submitter, dataset, other_team, team,
+                                                                           media_files, audit_count):
+    """Refused on derived_from, each with nothing registered, no source row, no edge and no audit entry:
+    - an unknown (unsaved) dataset version;
+    - a version of another team's dataset the submitter may not see;
+    - the same source named twice;
+    - 51 sources (more than MAX_DATASET_SOURCES);
+    - a value that is not a list (a single version, a string, a mapping);
+    - an item that is not a dataset version (a "key@n" reference string, a number).
+    """
+    source = DatasetVersionFactory(dataset=DatasetFactory(key="raw", owner_team=team))
+    hidden = DatasetVersionFactory(dataset=DatasetFactory(key="hr-records", owner_team=other_team))
+    many = [DatasetVersionFactory(dataset=source.dataset) for _ in range(51)]
+    cases = [
+        ([DatasetVersion(dataset=source.dataset, number=99, content_sha256="0" * 64, row_count=1)],
+         "must be a registered dataset version"),
+        ([hidden], "no such dataset version that you may see"),
+        ([source, source], "is named twice in derived_from"),
+        (many, "At most 50 source dataset versions may be named (got 51)"),
+        (source, "derived_from must be a list of dataset versions (got DatasetVersion)"),
+        ("raw@1", "derived_from must be a list of dataset versions (got str)"),
+        ({"dataset": "raw", "version": 1}, "derived_from must be a list of dataset versions (got dict)"),
+        (["raw@1"], "derived_from[0] must be a registered dataset version (got 'raw@1')"),
+        ([source, 7], "derived_from[1] must be a registered dataset version (got 7)"),
+    ]
+    versions_before = DatasetVersion.objects.count()
+    audit_before = audit_count()
+    for derived_from, message in cases:
+        with pytest.raises(ValidationFailed) as refused:
+            register_declared(submitter, dataset, derived_from=derived_from)
+        assert set(refused.value.field_errors) == {"derived_from"}, derived_from
+        assert message in " ".join(refused.value.field_errors["derived_from"]), refused.value.field_errors
+        assert message in str(refused.value)
+    assert DatasetVersion.objects.count() == versions_before
+    assert not DatasetVersionSource.objects.exists()
+    assert not Edge.objects.exists()
+    assert audit_count() == audit_before
+    assert media_files() == []
+

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.django_db
 USE_CASE_LIST_QUERIES = 6
 USE_CASE_DETAIL_QUERIES = 20
 MODEL_VERSION_DETAIL_QUERIES = 14
-DATASET_VERSION_DETAIL_QUERIES = 8
+DATASET_VERSION_DETAIL_QUERIES = 9
 
 
 def classification_answers(**overrides) -> dict:
@@ -308,6 +308,23 @@ def test_dataset_version_page_lists_only_visible_users_of_it(client, submitter, 
                        reverse("registry:dataset_version_detail", args=[dataset_version.pk])).content.decode()
     assert reverse("registry:model_version_detail", args=[visible.pk]) in content
     assert reverse("registry:model_version_detail", args=[hidden.pk]) not in content
+
+
+def test_dataset_version_page_shows_the_visible_versions_it_was_derived_from(client, submitter, team, other_team):
+    from tests.factories.registry import DatasetFactory
+
+    raw = DatasetVersionFactory(dataset=DatasetFactory(key="raw-applications", owner_team=team), number=1)
+    hidden = DatasetVersionFactory(dataset=DatasetFactory(key="hr-records", owner_team=other_team), number=1)
+    derived = services.dataset_version_register(
+        actor=SYSTEM, dataset=DatasetFactory(key="loans", owner_team=team), content_sha256="d" * 64, row_count=1,
+        schema=[{"name": "age", "type": "integer"}], derived_from=[raw, hidden])
+    content = get_page(client, submitter, reverse("registry:dataset_version_detail", args=[derived.pk])).content.decode()
+    derived_from = content[content.index('id="derived-from-heading"'):content.index('id="usage-heading"')]
+    assert reverse("registry:dataset_version_detail", args=[raw.pk]) in derived_from, derived_from
+    assert "raw-applications v1" in derived_from and "raw-applications v1" in content
+    assert reverse("registry:dataset_version_detail", args=[hidden.pk]) not in content and "hr-records" not in content
+    source_page = get_page(client, submitter, reverse("registry:dataset_version_detail", args=[raw.pk]))
+    assert "The registration named no source dataset version you may see." in source_page.content.decode()
 
 
 # --- constant query counts ----------------------------------------------------------------------

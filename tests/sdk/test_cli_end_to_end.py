@@ -156,6 +156,45 @@ def test_the_client_refuses_a_single_username_as_text_before_sending_anything(tm
                                       intended_use="Scoring applicants.", developers="dee-developer")
 
 
+def test_a_pipeline_registers_a_dataset_version_derived_from_others_and_a_bad_source_exits_1(
+        pipeline, training_files, capsys):
+    run_json(capsys, "dataset", "create", "raw-applications", "--name", "Raw applications", "--team", "credit-risk")
+    run_json(capsys, "dataset", "create", "loans", "--name", "Loan applications", "--team", "credit-risk")
+    raw = run_json(capsys, "dataset", "register", "raw-applications", "--sha256", "b" * 64, "--rows", "10",
+                   "--schema", '[{"name": "age", "type": "integer"}]')
+
+    code, _, err = run(capsys, "dataset", "register", "loans", "--file", str(training_files["train"]),
+                       "--derived-from", "raw-applications@1", "--derived-from", "raw-applications@7")
+    assert code == 1
+    assert "validation-failed" in err and "no version 7 of dataset 'raw-applications' that you may see" in err
+    assert DatasetVersion.objects.filter(dataset__key="loans").count() == 0
+
+    derived = run_json(capsys, "dataset", "register", "loans", "--file", str(training_files["train"]),
+                       "--derived-from", "raw-applications@1")
+    assert derived["derived_from"] == [{"dataset": "raw-applications", "version": 1,
+                                        "content_sha256": raw["content_sha256"]}]
+    assert AuditEntry.objects.filter(action=Action.REGISTRY_DATASET_VERSION_REGISTERED).order_by("-index").first() \
+        .data["derived_from"][0]["dataset"] == "raw-applications"
+    code, out, _ = run(capsys, "dataset", "get", "loans@1")
+    assert code == 0 and "  derived from raw-applications@1" in out
+    # A reference without a version number is a usage error, before anything is sent.
+    assert run(capsys, "dataset", "register", "loans", "--sha256", "c" * 64, "--derived-from", "raw-applications")[0] == 2
+    assert DatasetVersion.objects.filter(dataset__key="loans").count() == 1
+
+
+def test_the_client_refuses_derived_from_given_as_text_before_sending_anything():
+    import httpx
+
+    from docket.client import DocketClient
+
+    def nothing_may_be_sent(request):
+        raise AssertionError(f"sent {request.method} {request.url}")
+
+    client = DocketClient("http://docket.test", "dkt_key", transport=httpx.MockTransport(nothing_may_be_sent))
+    with pytest.raises(ValueError, match="derived_from is a list of"):
+        client.register_dataset_version("loans", content_sha256="c" * 64, derived_from="raw-applications@1")
+
+
 def test_refusals_exit_1_and_print_the_servers_reason(pipeline, tmp_path, capsys):
     run_json(capsys, "model", "create", "credit-scoring/default-lr", "--name", "LR")
     fake = tmp_path / "model.skops"

@@ -18,6 +18,7 @@ from apps.registry.models import (
     ModelRiskTier,
     OperatorRole,
 )
+from apps.registry.services import MAX_DATASET_SOURCES
 
 
 def _username(user) -> str | None:
@@ -269,6 +270,14 @@ class DatasetCreateIn(StrictInputSerializer):
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+class DatasetSourceOut(serializers.Serializer):
+    """A dataset version another was derived from (a link row; its `source` is prefetched by the selector)."""
+
+    dataset = serializers.CharField(source="source.dataset.key")
+    version = serializers.IntegerField(source="source.number")
+    content_sha256 = serializers.CharField(source="source.content_sha256")
+
+
 class DatasetVersionOut(serializers.Serializer):
     dataset = serializers.CharField(source="dataset.key")
     number = serializers.IntegerField()
@@ -288,6 +297,11 @@ class DatasetVersionOut(serializers.Serializer):
     lifecycle_state = serializers.CharField()
     lifecycle_changed_at = serializers.DateTimeField(allow_null=True)
     datasheet = serializers.SerializerMethodField()
+    derived_from = DatasetSourceOut(
+        source="source_link_list", many=True,  # prefetched by the selector
+        help_text="The dataset versions this one was derived from, as named at registration; sources of "
+                  "datasets the caller may not see are left out.",
+    )
     registered_by = serializers.SerializerMethodField()
     registered_at = serializers.DateTimeField()
 
@@ -304,6 +318,11 @@ class DatasetVersionOut(serializers.Serializer):
 class SchemaColumnIn(StrictInputSerializer):
     name = serializers.CharField()
     type = serializers.CharField()
+
+
+class DatasetVersionRefIn(StrictInputSerializer):
+    dataset = serializers.CharField(help_text="Dataset key.")
+    version = serializers.IntegerField(min_value=1)
 
 
 class DatasetVersionRegisterIn(StrictInputSerializer):
@@ -323,6 +342,17 @@ class DatasetVersionRegisterIn(StrictInputSerializer):
     retention_until = serializers.DateField(required=False, allow_null=True, default=None)
     datasheet = JSONValueField(kind=dict, required=False, default=dict,
                                help_text="Art. 10(2) and datasheet fields: " + ", ".join(DATASHEET_FIELDS) + ".")
+    derived_from = JSONValueField(
+        kind=list, required=False, default=list,
+        help_text='JSON array of the dataset versions this one was derived from, as {"dataset": key, "version": n} '
+                  "(at most 50, each once, each one you may see).",
+    )
+
+    def validate_derived_from(self, value):
+        if len(value) > MAX_DATASET_SOURCES:
+            raise serializers.ValidationError(
+                f"At most {MAX_DATASET_SOURCES} source dataset versions may be named (got {len(value)}).")
+        return ModelVersionRegisterIn._validate_items(value, DatasetVersionRefIn)
 
 
 class LifecycleChangeIn(StrictInputSerializer):

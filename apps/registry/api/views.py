@@ -270,6 +270,30 @@ def _resolve_dataset_links(request, links: list[dict]) -> list[services.DatasetL
     return resolved
 
 
+def _resolve_dataset_sources(request, references: list[dict]) -> list[DatasetVersion]:
+    """The dataset versions named as sources, in the order given (a repeated reference is left for the
+    service to refuse); one the caller may not see is a field error worded as if it did not exist."""
+    found = {}
+    if references:
+        condition = Q()
+        for reference in references:
+            condition |= Q(dataset__key=reference["dataset"], number=reference["version"])
+        found = {(version.dataset.key, version.number): version
+                 for version in access.dataset_versions(request).filter(condition)}
+    resolved, messages = [], []
+    for position, reference in enumerate(references):
+        version = found.get((reference["dataset"], reference["version"]))
+        if version is None:
+            messages.append(f"derived_from[{position}]: no version {reference['version']} of dataset "
+                            f"{reference['dataset']!r} that you may see.")
+            continue
+        resolved.append(version)
+    if messages:
+        raise ValidationFailed("The dataset version was not registered: " + " ".join(messages),
+                               field_errors={"derived_from": messages})
+    return resolved
+
+
 def _resolve_metric_claims(claims: list[dict], links: list[services.DatasetLink]) -> list[services.MetricClaim]:
     by_reference = {(link.dataset_version.dataset.key, link.dataset_version.number): link.dataset_version
                     for link in links}
@@ -492,6 +516,7 @@ class DatasetVersionCollectionView(StreamedUploadMixin, RegistryView):
                 f"received ({streamed}); nothing was stored.",
                 declared=normalise_sha256(declared), computed=streamed,
             )
+        sources = _resolve_dataset_sources(request, data["derived_from"])
         version = services.dataset_version_register(
             actor=request.user,
             dataset=found,
@@ -506,6 +531,7 @@ class DatasetVersionCollectionView(StreamedUploadMixin, RegistryView):
             legal_basis=data["legal_basis"],
             retention_until=data["retention_until"],
             datasheet=data["datasheet"],
+            derived_from=sources,
         )
         version = access.dataset_version(request, key, version.number)
         return self.created(s.DatasetVersionOut(version).data, f"/api/v1/datasets/{key}/versions/{version.number}/")
